@@ -1,0 +1,39 @@
+use super::hash_password;
+use crate::{
+    domain::{Password, Role, User, Username},
+    http::ApiError,
+    store::{StoreError, UserStore},
+};
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum BootstrapOutcome {
+    Created,
+    AlreadyPresent,
+}
+
+/// Creates the user `admin` with `password` unless a user of that name exists.
+/// Safe to run at every start: the create is conditional, so concurrent cold starts
+/// cannot overwrite each other or a password changed later.
+pub async fn ensure_admin(
+    users: &dyn UserStore,
+    password: Password,
+) -> Result<BootstrapOutcome, ApiError> {
+    let username = Username::parse("admin").expect("a valid name");
+    if users.get(&username).await?.is_some() {
+        return Ok(BootstrapOutcome::AlreadyPresent);
+    }
+    let now = chrono::Utc::now();
+    let user = User {
+        username,
+        role: Role::Admin,
+        password_hash: hash_password(password).await?,
+        disabled: false,
+        created_at: now,
+        updated_at: now,
+    };
+    match users.create(&user).await {
+        Ok(()) => Ok(BootstrapOutcome::Created),
+        Err(StoreError::AlreadyExists) => Ok(BootstrapOutcome::AlreadyPresent),
+        Err(e) => Err(e.into()),
+    }
+}

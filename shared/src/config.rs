@@ -1,0 +1,199 @@
+//! Typed configuration, read once from the environment at start-up.
+//!
+//! Vigil's own settings are `VIGIL_*`; AWS endpoints, region and credentials come
+//! from the standard AWS variables (`AWS_REGION`, `AWS_ENDPOINT_URL`, ...), which the
+//! SDK reads itself. A bad value stops the process at start with a message that names
+//! the variable, instead of failing on the first request.
+
+use crate::token::JwtSecret;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{var}: {message}")]
+    Invalid { var: &'static str, message: String },
+    #[error("{var} must be set when running in AWS Lambda")]
+    Missing { var: &'static str },
+}
+
+/// Where users and alerts live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// In-process maps: for local runs and fast tests. Nothing survives a restart.
+    Embedded,
+    /// DynamoDB at the standard AWS endpoint settings (moto, DynamoDB Local or AWS).
+    DynamoDb(TableNames),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableNames {
+    pub users: String,
+    pub alerts: String,
+}
+
+/// Where the HS256 signing secret comes from.
+#[derive(Debug, Clone)]
+pub enum JwtSecretSource {
+    /// `VIGIL_JWT_SECRET` itself (at least 32 bytes).
+    Value(JwtSecret),
+    /// `VIGIL_JWT_SECRET_ARN`: read from Secrets Manager once at start (the AWS way).
+    SecretsManager(String),
+    /// Neither set, outside Lambda: a random secret per start, so tokens die with it.
+    RandomPerStart,
+}
+
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    pub secret: JwtSecretSource,
+    pub issuer: String,
+    pub audience: String,
+    pub ttl: Duration,
+}
+
+/// How the first admin gets its password.
+#[derive(Debug, Clone)]
+pub enum BootstrapAdmin {
+    /// `VIGIL_ADMIN_PASSWORD` (local runs).
+    Password(crate::domain::Password),
+    /// `VIGIL_ADMIN_SECRET_ARN`: a password the stack generated in Secrets Manager.
+    SecretsManager(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub store: StoreConfig,
+    pub jwt: JwtConfig,
+    pub bootstrap_admin: Option<BootstrapAdmin>,
+    /// True when running inside AWS Lambda (`AWS_LAMBDA_FUNCTION_NAME` is set).
+    pub in_lambda: bool,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Reads any key/value source: tests pass a map instead of mutating the environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let in_lambda = get("AWS_LAMBDA_FUNCTION_NAME").is_some();
+        let tables = || TableNames {
+            users: get("VIGIL_USERS_TABLE").unwrap_or_else(|| "vigil-users".into()),
+            alerts: get("VIGIL_ALERTS_TABLE").unwrap_or_else(|| "vigil-alerts".into()),
+        };
+        let store = match get("VIGIL_STORE").as_deref() {
+            Some("dynamodb") => StoreConfig::DynamoDb(tables()),
+            Some("embedded") if in_lambda => {
+                return Err(ConfigError::Invalid {
+                    var: "VIGIL_STORE",
+                    message: "the embedded store cannot be used in Lambda (each instance would have its own data)".into(),
+                });
+            }
+            Some("embedded") => StoreConfig::Embedded,
+            None if in_lambda => StoreConfig::DynamoDb(tables()),
+            None => StoreConfig::Embedded,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    var: "VIGIL_STORE",
+                    message: format!("must be 'embedded' or 'dynamodb', not {other:?}"),
+                });
+            }
+        };
+
+        let secret = match (get("VIGIL_JWT_SECRET"), get("VIGIL_JWT_SECRET_ARN")) {
+            (Some(value), _) => JwtSecretSource::Value(JwtSecret::new(value.into_bytes()).map_err(
+                |message| ConfigError::Invalid {
+                    var: "VIGIL_JWT_SECRET",
+                    message,
+                },
+            )?),
+            (None, Some(arn)) => JwtSecretSource::SecretsManager(arn),
+            (None, None) if in_lambda => {
+                return Err(ConfigError::Missing {
+                    var: "VIGIL_JWT_SECRET_ARN",
+                });
+            }
+            (None, None) => JwtSecretSource::RandomPerStart,
+        };
+        let ttl_seconds = match get("VIGIL_JWT_TTL_SECONDS") {
+            None => 3600,
+            Some(raw) => raw
+                .parse::<u64>()
+                .ok()
+                .filter(|s| (60..=86_400).contains(s))
+                .ok_or(ConfigError::Invalid {
+                    var: "VIGIL_JWT_TTL_SECONDS",
+                    message: format!("must be a whole number of seconds from 60 to 86400, not {raw:?}"),
+                })?,
+        };
+        let jwt = JwtConfig {
+            secret,
+            issuer: get("VIGIL_JWT_ISSUER").unwrap_or_else(|| "vigil".into()),
+            audience: get("VIGIL_JWT_AUDIENCE").unwrap_or_else(|| "vigil-api".into()),
+            ttl: Duration::from_secs(ttl_seconds),
+        };
+
+        let bootstrap_admin = match (get("VIGIL_ADMIN_PASSWORD"), get("VIGIL_ADMIN_SECRET_ARN")) {
+            (Some(raw), _) => Some(BootstrapAdmin::Password(
+                crate::domain::Password::parse_new(&raw).map_err(|e| ConfigError::Invalid {
+                    var: "VIGIL_ADMIN_PASSWORD",
+                    message: e.to_string(),
+                })?,
+            )),
+            (None, Some(arn)) => Some(BootstrapAdmin::SecretsManager(arn)),
+            (None, None) => None,
+        };
+
+        Ok(Self {
+            store,
+            jwt,
+            bootstrap_admin,
+            in_lambda,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn local_defaults_need_no_variables() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.store, StoreConfig::Embedded);
+        assert!(matches!(c.jwt.secret, JwtSecretSource::RandomPerStart));
+        assert_eq!(c.jwt.ttl, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn lambda_requires_a_secret_and_uses_dynamodb() {
+        let err = config(&[("AWS_LAMBDA_FUNCTION_NAME", "auth")]).unwrap_err();
+        assert!(err.to_string().contains("VIGIL_JWT_SECRET_ARN"));
+        let c = config(&[
+            ("AWS_LAMBDA_FUNCTION_NAME", "auth"),
+            ("VIGIL_JWT_SECRET_ARN", "arn:aws:secretsmanager:x"),
+            ("VIGIL_USERS_TABLE", "u"),
+        ])
+        .unwrap();
+        assert!(matches!(c.store, StoreConfig::DynamoDb(TableNames { ref users, .. }) if users == "u"));
+    }
+
+    #[test]
+    fn short_secrets_and_bad_values_fail_fast_naming_the_variable() {
+        let err = config(&[("VIGIL_JWT_SECRET", "too-short")]).unwrap_err();
+        assert!(err.to_string().starts_with("VIGIL_JWT_SECRET:"));
+        let err = config(&[("VIGIL_STORE", "postgres")]).unwrap_err();
+        assert!(err.to_string().starts_with("VIGIL_STORE:"));
+        let err = config(&[("VIGIL_JWT_TTL_SECONDS", "forever")]).unwrap_err();
+        assert!(err.to_string().starts_with("VIGIL_JWT_TTL_SECONDS:"));
+    }
+}

@@ -1,0 +1,94 @@
+use super::{AlertStatus, Category, Endpoint, Severity, Username};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Alert ids are ULIDs: unique without coordination and sortable by creation time,
+/// which is what lets every list index sort "newest first" on the id alone.
+pub type AlertId = ulid::Ulid;
+
+/// Which model raised an alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelRef {
+    pub name: String,
+    pub version: String,
+}
+
+/// One change in an alert's life: who changed what, when, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub at: DateTime<Utc>,
+    pub by: String,
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A detected threat and its workflow state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub id: AlertId,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// When the threat was last observed; moves forward as repeats are aggregated.
+    pub last_seen: DateTime<Utc>,
+    pub category: Category,
+    pub severity: Severity,
+    /// The model's attack probability, when a model raised the alert.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    pub status: AlertStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<Username>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Endpoint>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<Endpoint>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelRef>,
+    /// Repeats of the same threat (same key) inside the dedup window aggregate here.
+    pub dedup_key: String,
+    pub count: u64,
+    pub history: Vec<HistoryEntry>,
+    /// Optimistic-locking version: every write must name the version it was based on.
+    pub version: u64,
+}
+
+impl Alert {
+    /// The aggregation key: category, sensor, source, destination and service.
+    pub fn dedup_key_for(
+        category: Category,
+        sensor: Option<&str>,
+        source: Option<&Endpoint>,
+        destination: Option<&Endpoint>,
+        service: Option<&str>,
+    ) -> String {
+        fn ip(e: Option<&Endpoint>) -> String {
+            e.and_then(|e| e.ip).map(|ip| ip.to_string()).unwrap_or_default()
+        }
+        fn port(e: Option<&Endpoint>) -> String {
+            e.and_then(|e| e.port).map(|p| p.to_string()).unwrap_or_default()
+        }
+        // The source port is left out on purpose: it changes with every connection.
+        format!(
+            "{}|{}|{}|{}|{}|{}",
+            category,
+            sensor.unwrap_or(""),
+            ip(source),
+            ip(destination),
+            port(destination),
+            service.unwrap_or("")
+        )
+    }
+}

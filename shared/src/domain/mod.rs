@@ -1,0 +1,32 @@
+//! Floor 1: the domain. Every type here is parsed once at the edge and trusted inside.
+
+mod alert;
+mod alert_status;
+mod category;
+mod endpoint;
+mod password;
+mod role;
+mod severity;
+mod user;
+mod username;
+
+pub use alert::{Alert, AlertId, HistoryEntry, ModelRef};
+pub use alert_status::AlertStatus;
+pub use category::Category;
+pub use endpoint::Endpoint;
+pub use password::Password;
+pub use role::Role;
+pub use severity::Severity;
+pub use user::User;
+pub use username::Username;
+
+/// Why a value could not be parsed into a domain type. The HTTP edge adds the field name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+impl Invalid {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}

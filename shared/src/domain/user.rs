@@ -1,0 +1,15 @@
+use super::{Role, Username};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A stored user. `password_hash` is an Argon2id PHC string; it never leaves the
+/// service (responses use [`crate::auth::UserView`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub username: Username,
+    pub role: Role,
+    pub password_hash: String,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}

@@ -1,0 +1,17 @@
+//! Vigil's common crate. Layering (each floor uses only floors below it):
+//!
+//! 1. [`domain`], [`token`], [`telemetry`] — types parsed at the edge and trusted inside.
+//! 2. [`store`], [`http`] — persistence behind traits; the HTTP error type and guard.
+//! 3. [`auth`], [`config`], [`aws`] — the routers each function serves, and start-up.
+//!
+//! Functions and the local server sit on top and only wire these together.
+
+pub mod auth;
+pub mod aws;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod store;
+pub mod telemetry;
+pub mod startup;
+pub mod token;

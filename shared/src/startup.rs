@@ -1,0 +1,76 @@
+//! What every function's `main` and the local server do once at start-up: read config,
+//! build AWS clients and stores, resolve secrets.
+
+use crate::{
+    auth::{AuthState, BootstrapOutcome, ensure_admin},
+    aws::{self, StartupError},
+    config::Config,
+    domain::Password,
+    http::{ApiError, Authenticator},
+    store::Stores,
+    token::TokenKeys,
+};
+use std::sync::Arc;
+
+/// Everything a router needs, built once and shared by every request.
+#[derive(Clone)]
+pub struct Services {
+    pub config: Config,
+    pub aws: Option<aws_config::SdkConfig>,
+    pub stores: Stores,
+    pub tokens: Arc<TokenKeys>,
+}
+
+impl Services {
+    pub async fn from_config(config: Config) -> Result<Self, StartupError> {
+        let aws = aws::sdk_config(&config).await;
+        let stores = Stores::from_config(&config.store, aws.as_ref());
+        Self::with_stores(config, aws, stores).await
+    }
+
+    /// Like [`Services::from_config`] with stores built by the caller (tests).
+    pub async fn with_stores(
+        config: Config,
+        aws: Option<aws_config::SdkConfig>,
+        stores: Stores,
+    ) -> Result<Self, StartupError> {
+        let secret = aws::jwt_secret(&config.jwt.secret, aws.as_ref()).await?;
+        let tokens = Arc::new(TokenKeys::new(
+            &secret,
+            &config.jwt.issuer,
+            &config.jwt.audience,
+            config.jwt.ttl,
+        ));
+        Ok(Self {
+            config,
+            aws,
+            stores,
+            tokens,
+        })
+    }
+
+    pub fn authenticator(&self) -> Authenticator {
+        Authenticator {
+            tokens: self.tokens.clone(),
+            users: self.stores.users.clone(),
+        }
+    }
+
+    pub fn auth_state(&self) -> AuthState {
+        AuthState {
+            users: self.stores.users.clone(),
+            tokens: self.tokens.clone(),
+        }
+    }
+
+    /// The password configured for the first admin (`VIGIL_ADMIN_PASSWORD` or the
+    /// Secrets Manager secret), if any.
+    pub async fn configured_admin_password(&self) -> Result<Option<Password>, StartupError> {
+        aws::bootstrap_password(self.config.bootstrap_admin.as_ref(), self.aws.as_ref()).await
+    }
+
+    /// Creates `admin` with `password` unless it exists.
+    pub async fn ensure_admin(&self, password: Password) -> Result<BootstrapOutcome, ApiError> {
+        ensure_admin(self.stores.users.as_ref(), password).await
+    }
+}

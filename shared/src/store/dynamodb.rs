@@ -1,0 +1,647 @@
+//! DynamoDB stores. Table design (also in the README and `template.yaml`):
+//!
+//! **users** — key `pk` (S).
+//! - user: `pk = USER#<username>`, `kind = user`, the user's fields.
+//! - failed logins: `pk = LOGIN#<username>`, `count`, `window_start` (epoch ms),
+//!   `expires_at` (epoch s, the table's TTL attribute, so old windows vanish).
+//! - GSI `by-kind` (`kind`, `username`): lists users without a Scan.
+//!
+//! **alerts** — key `pk` (S); alert items are `pk = ALERT#<ulid>` with `kind = alert`.
+//! Every list index is sorted by `id` (a ULID, so by creation time) and queried
+//! newest first: `by-kind` (`kind`, `id`) for all alerts, `by-status` (`status`, `id`),
+//! `by-severity` (`severity`, `id`) and `by-category` (`category`, `id`). Items that are
+//! not alerts lack those attributes and stay out of the indexes (sparse indexes).
+//! Trade-off: `by-kind` puts every alert under one partition key. An index partition
+//! takes ~1,000 writes/s, far above what deduplicated alerts produce; shard the key
+//! by month if that ever changes.
+
+use super::{AlertPage, AlertQuery, AlertStore, FailedLogins, StoreError, UserStore};
+use crate::{
+    config::TableNames,
+    domain::{Alert, AlertId, Severity, User, Username},
+};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::{
+    Client,
+    error::{ProvideErrorMetadata, SdkError},
+    types::{
+        AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+        KeyType, Projection, ProjectionType, ReturnValue, ScalarAttributeType, StreamSpecification,
+        StreamViewType, TimeToLiveSpecification,
+    },
+};
+use chrono::{DateTime, TimeZone, Utc};
+use std::{collections::HashMap, time::Duration};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Errors that mean "not done, try again" become [`StoreError::Unavailable`].
+fn sdk_error<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let retryable = match &e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(service) => matches!(
+            service.err().code(),
+            Some(
+                "ProvisionedThroughputExceededException"
+                    | "ThrottlingException"
+                    | "RequestLimitExceeded"
+                    | "InternalServerError"
+                    | "ServiceUnavailable"
+                    | "TransactionConflictException"
+            )
+        ),
+        _ => false,
+    };
+    if retryable {
+        StoreError::Unavailable(Box::new(e))
+    } else {
+        StoreError::Other(Box::new(e))
+    }
+}
+
+fn is_condition_failure<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    matches!(e, SdkError::ServiceError(s) if s.err().code() == Some("ConditionalCheckFailedException"))
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Other(Box::new(e)))
+}
+
+fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn number(item: &Item, name: &str) -> Result<i64, StoreError> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("attribute {name} is missing or not a number")))
+}
+
+pub struct DynamoUserStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoUserStore {
+    pub fn new(client: Client, table: String) -> Self {
+        Self { client, table }
+    }
+
+    fn user_key(username: &Username) -> AttributeValue {
+        s(format!("USER#{username}"))
+    }
+
+    fn login_key(username: &Username) -> AttributeValue {
+        s(format!("LOGIN#{username}"))
+    }
+
+    fn user_item(user: &User) -> Result<Item, StoreError> {
+        let mut item = to_item(user)?;
+        item.insert("pk".into(), Self::user_key(&user.username));
+        item.insert("kind".into(), s("user"));
+        Ok(item)
+    }
+}
+
+fn failed_logins_from(item: &Item) -> Result<FailedLogins, StoreError> {
+    let window_start = Utc
+        .timestamp_millis_opt(number(item, "window_start")?)
+        .single()
+        .ok_or_else(|| StoreError::Corrupt("window_start is out of range".into()))?;
+    Ok(FailedLogins {
+        count: number(item, "count")?.clamp(0, u32::MAX as i64) as u32,
+        window_start,
+    })
+}
+
+#[async_trait]
+impl UserStore for DynamoUserStore {
+    async fn create(&self, user: &User) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::user_item(user)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| {
+                if is_condition_failure(&e) {
+                    StoreError::AlreadyExists
+                } else {
+                    sdk_error(e)
+                }
+            })?;
+        Ok(())
+    }
+
+    async fn get(&self, username: &Username) -> Result<Option<User>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", Self::user_key(username))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.item.map(from_item).transpose()
+    }
+
+    async fn replace(&self, user: &User) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::user_item(user)?))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| {
+                if is_condition_failure(&e) {
+                    StoreError::NotFound
+                } else {
+                    sdk_error(e)
+                }
+            })?;
+        Ok(())
+    }
+
+    async fn list(&self) -> Result<Vec<User>, StoreError> {
+        let mut users = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("by-kind")
+                .key_condition_expression("#kind = :user")
+                .expression_attribute_names("#kind", "kind")
+                .expression_attribute_values(":user", s("user"))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in out.items.unwrap_or_default() {
+                users.push(from_item(item)?);
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        Ok(users)
+    }
+
+    async fn failed_logins(
+        &self,
+        username: &Username,
+        now: DateTime<Utc>,
+        window: Duration,
+    ) -> Result<Option<FailedLogins>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", Self::login_key(username))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        match out.item {
+            None => Ok(None),
+            Some(item) => {
+                let f = failed_logins_from(&item)?;
+                Ok((now < f.window_start + window).then_some(f))
+            }
+        }
+    }
+
+    async fn record_failed_login(
+        &self,
+        username: &Username,
+        now: DateTime<Utc>,
+        window: Duration,
+    ) -> Result<FailedLogins, StoreError> {
+        let cutoff = (now - window).timestamp_millis();
+        let expires_at = (now + window).timestamp() + 60;
+        // Two conditional writes instead of a read-modify-write: concurrent failures
+        // from several Lambda instances are all counted. A few rounds settle the race
+        // between "window passed, start a new one" and a concurrent increment.
+        for _ in 0..3 {
+            let increment = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", Self::login_key(username))
+                .update_expression("SET #count = #count + :one")
+                .condition_expression("attribute_exists(pk) AND window_start > :cutoff")
+                .expression_attribute_names("#count", "count")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":cutoff", n(cutoff))
+                .return_values(ReturnValue::AllNew)
+                .send()
+                .await;
+            match increment {
+                Ok(out) => return failed_logins_from(&out.attributes.unwrap_or_default()),
+                Err(e) if is_condition_failure(&e) => {}
+                Err(e) => return Err(sdk_error(e)),
+            }
+            let fresh = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", Self::login_key(username))
+                .item("count", n(1))
+                .item("window_start", n(now.timestamp_millis()))
+                .item("expires_at", n(expires_at))
+                .condition_expression("attribute_not_exists(pk) OR window_start <= :cutoff")
+                .expression_attribute_values(":cutoff", n(cutoff))
+                .send()
+                .await;
+            match fresh {
+                Ok(_) => {
+                    return Ok(FailedLogins {
+                        count: 1,
+                        window_start: now,
+                    });
+                }
+                Err(e) if is_condition_failure(&e) => continue,
+                Err(e) => return Err(sdk_error(e)),
+            }
+        }
+        Err(StoreError::Unavailable(
+            "failed-login counter kept changing under contention".into(),
+        ))
+    }
+
+    async fn clear_failed_logins(&self, username: &Username) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", Self::login_key(username))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+}
+
+pub struct DynamoAlertStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoAlertStore {
+    pub fn new(client: Client, table: String) -> Self {
+        Self { client, table }
+    }
+
+    fn key(id: AlertId) -> AttributeValue {
+        s(format!("ALERT#{id}"))
+    }
+
+    fn item(alert: &Alert) -> Result<Item, StoreError> {
+        let mut item = to_item(alert)?;
+        item.insert("pk".into(), Self::key(alert.id));
+        item.insert("kind".into(), s("alert"));
+        Ok(item)
+    }
+
+    /// Reads up to `limit` matching alerts from one index partition, newest first.
+    /// Returns them and whether the partition may hold more.
+    async fn query_partition(
+        &self,
+        plan: &ListPlan<'_>,
+        partition: &str,
+    ) -> Result<(Vec<Alert>, bool), StoreError> {
+        let (lower, upper) = plan.query.id_range();
+        let mut found = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(plan.index)
+                .key_condition_expression("#pkey = :pkey AND #id BETWEEN :lower AND :upper")
+                .expression_attribute_names("#pkey", plan.key_attribute)
+                .expression_attribute_names("#id", "id")
+                .expression_attribute_values(":pkey", s(partition))
+                .expression_attribute_values(":lower", s(lower.to_string()))
+                .expression_attribute_values(":upper", s(upper.to_string()))
+                .scan_index_forward(false)
+                // Filters drop items after the read, so read a little more than asked.
+                .limit((plan.query.limit as i32 + 1).max(25))
+                .set_exclusive_start_key(start.take());
+            if let Some((expression, names, values)) = &plan.filter {
+                request = request
+                    .filter_expression(expression)
+                    .set_expression_attribute_names(Some({
+                        let mut all = names.clone();
+                        all.insert("#pkey".into(), plan.key_attribute.into());
+                        all.insert("#id".into(), "id".into());
+                        all
+                    }))
+                    .set_expression_attribute_values(Some({
+                        let mut all = values.clone();
+                        all.insert(":pkey".into(), s(partition));
+                        all.insert(":lower".into(), s(lower.to_string()));
+                        all.insert(":upper".into(), s(upper.to_string()));
+                        all
+                    }));
+            }
+            let out = request.send().await.map_err(sdk_error)?;
+            for item in out.items.unwrap_or_default() {
+                let alert: Alert = from_item(item)?;
+                // The filter expression already did this; checking again keeps the two
+                // stores' semantics identical by construction.
+                if plan.query.matches(&alert) {
+                    found.push(alert);
+                }
+            }
+            let more = matches!(&out.last_evaluated_key, Some(k) if !k.is_empty());
+            if found.len() > plan.query.limit || !more {
+                return Ok((found, more));
+            }
+            start = out.last_evaluated_key;
+        }
+    }
+}
+
+type Filter = (String, HashMap<String, String>, HashMap<String, AttributeValue>);
+
+/// Which index answers a query, which partitions of it to read, and what is left to
+/// filter. The most selective given filter picks the index.
+struct ListPlan<'a> {
+    query: &'a AlertQuery,
+    index: &'static str,
+    key_attribute: &'static str,
+    partitions: Vec<String>,
+    filter: Option<Filter>,
+}
+
+impl<'a> ListPlan<'a> {
+    fn new(query: &'a AlertQuery) -> Self {
+        let (index, key_attribute, partitions): (_, _, Vec<String>) = if !query.statuses.is_empty()
+        {
+            let statuses = query.statuses.iter().map(|s| s.as_str().to_owned());
+            ("by-status", "status", statuses.collect())
+        } else if let Some(category) = query.category {
+            ("by-category", "category", vec![category.as_str().to_owned()])
+        } else if let Some(min) = query.min_severity {
+            let severities = Severity::ALL.into_iter().filter(|s| *s >= min);
+            (
+                "by-severity",
+                "severity",
+                severities.map(|s| s.as_str().to_owned()).collect(),
+            )
+        } else {
+            ("by-kind", "kind", vec!["alert".to_owned()])
+        };
+
+        let mut clauses = Vec::new();
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        if key_attribute != "severity"
+            && let Some(min) = query.min_severity
+        {
+            let allowed: Vec<String> = Severity::ALL
+                .into_iter()
+                .filter(|s| *s >= min)
+                .enumerate()
+                .map(|(i, s)| {
+                    values.insert(format!(":sev{i}"), s_value(s.as_str()));
+                    format!(":sev{i}")
+                })
+                .collect();
+            names.insert("#severity".into(), "severity".into());
+            clauses.push(format!("#severity IN ({})", allowed.join(", ")));
+        }
+        if key_attribute != "category"
+            && let Some(category) = query.category
+        {
+            names.insert("#category".into(), "category".into());
+            values.insert(":category".into(), s_value(category.as_str()));
+            clauses.push("#category = :category".into());
+        }
+        if let Some(assignee) = &query.assignee {
+            names.insert("#assignee".into(), "assignee".into());
+            values.insert(":assignee".into(), s_value(assignee.as_str()));
+            clauses.push("#assignee = :assignee".into());
+        }
+        if let Some(ip) = query.source_ip {
+            names.insert("#source".into(), "source".into());
+            names.insert("#ip".into(), "ip".into());
+            values.insert(":ip".into(), s_value(&ip.to_string()));
+            clauses.push("#source.#ip = :ip".into());
+        }
+        let filter = (!clauses.is_empty()).then(|| (clauses.join(" AND "), names, values));
+        Self {
+            query,
+            index,
+            key_attribute,
+            partitions,
+            filter,
+        }
+    }
+}
+
+fn s_value(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_owned())
+}
+
+#[async_trait]
+impl AlertStore for DynamoAlertStore {
+    async fn create(&self, alert: &Alert) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(alert)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| {
+                if is_condition_failure(&e) {
+                    StoreError::AlreadyExists
+                } else {
+                    sdk_error(e)
+                }
+            })?;
+        Ok(())
+    }
+
+    async fn get(&self, id: AlertId) -> Result<Option<Alert>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", Self::key(id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.item.map(from_item).transpose()
+    }
+
+    async fn update(&self, alert: &Alert) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(alert)?))
+            .condition_expression("attribute_exists(pk) AND version = :expected")
+            .expression_attribute_values(":expected", n(alert.version.saturating_sub(1)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => match self.get(alert.id).await? {
+                None => Err(StoreError::NotFound),
+                Some(_) => Err(StoreError::VersionConflict),
+            },
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    async fn list(&self, query: &AlertQuery) -> Result<AlertPage, StoreError> {
+        let (lower, upper) = query.id_range();
+        if lower > upper || query.limit == 0 {
+            return Ok(AlertPage {
+                items: Vec::new(),
+                next: None,
+            });
+        }
+        let plan = ListPlan::new(query);
+        // Every index partition is sorted by id, so the newest `limit` alerts overall
+        // are among the newest `limit` of each partition: merge and cut.
+        let mut merged = Vec::new();
+        let mut more = false;
+        for partition in &plan.partitions {
+            let (items, partition_has_more) = self.query_partition(&plan, partition).await?;
+            more |= partition_has_more;
+            merged.extend(items);
+        }
+        merged.sort_by(|a, b| b.id.cmp(&a.id));
+        more |= merged.len() > query.limit;
+        merged.truncate(query.limit);
+        let next = if more {
+            merged.last().map(|a| a.id)
+        } else {
+            None
+        };
+        Ok(AlertPage {
+            items: merged,
+            next,
+        })
+    }
+}
+
+/// Creates the users and alerts tables as `template.yaml` defines them, when missing.
+/// Used by `vigil-local --init` and the tests.
+pub async fn create_tables(client: &Client, tables: &TableNames) -> Result<(), StoreError> {
+    let string_attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attribute definition has all fields")
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("key schema has all fields")
+    };
+    let gsi = |name: &str, hash: &str, range: &str| {
+        GlobalSecondaryIndex::builder()
+            .index_name(name)
+            .key_schema(key(hash, KeyType::Hash))
+            .key_schema(key(range, KeyType::Range))
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .expect("index has all fields")
+    };
+
+    if !table_exists(client, &tables.users).await? {
+        client
+            .create_table()
+            .table_name(&tables.users)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(string_attr("pk"))
+            .attribute_definitions(string_attr("kind"))
+            .attribute_definitions(string_attr("username"))
+            .key_schema(key("pk", KeyType::Hash))
+            .global_secondary_indexes(gsi("by-kind", "kind", "username"))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        client
+            .update_time_to_live()
+            .table_name(&tables.users)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name("expires_at")
+                    .enabled(true)
+                    .build()
+                    .expect("ttl has all fields"),
+            )
+            .send()
+            .await
+            .map_err(sdk_error)?;
+    }
+    if !table_exists(client, &tables.alerts).await? {
+        let mut create = client
+            .create_table()
+            .table_name(&tables.alerts)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key("pk", KeyType::Hash))
+            .stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::NewAndOldImages)
+                    .build()
+                    .expect("stream spec has all fields"),
+            );
+        for attr in ["pk", "kind", "id", "status", "severity", "category"] {
+            create = create.attribute_definitions(string_attr(attr));
+        }
+        for (name, hash) in [
+            ("by-kind", "kind"),
+            ("by-status", "status"),
+            ("by-severity", "severity"),
+            ("by-category", "category"),
+        ] {
+            create = create.global_secondary_indexes(gsi(name, hash, "id"));
+        }
+        create.send().await.map_err(sdk_error)?;
+    }
+    Ok(())
+}
+
+async fn table_exists(client: &Client, name: &str) -> Result<bool, StoreError> {
+    match client.describe_table().table_name(name).send().await {
+        Ok(_) => Ok(true),
+        Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(false),
+        Err(e) => Err(sdk_error(e)),
+    }
+}

@@ -1,0 +1,120 @@
+//! Floor 2: persistence. One trait per capability, two implementations each:
+//! [`embedded`] (in-process, for local runs and fast tests) and [`dynamodb`].
+//! The conformance suite in `shared/tests/stores.rs` runs against both.
+
+pub mod dynamodb;
+pub mod embedded;
+mod query;
+
+pub use query::{AlertPage, AlertQuery};
+
+use crate::{
+    config::StoreConfig,
+    domain::{Alert, AlertId, User, Username},
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::{sync::Arc, time::Duration};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the item already exists")]
+    AlreadyExists,
+    #[error("the item does not exist")]
+    NotFound,
+    /// Optimistic locking: somebody else changed the item first.
+    #[error("the item was changed by someone else (version conflict)")]
+    VersionConflict,
+    /// The store did not answer (throttled, timed out, unreachable): nothing was written.
+    #[error("the store is unavailable")]
+    Unavailable(#[source] BoxError),
+    /// A stored item could not be read back into a domain type.
+    #[error("a stored item is corrupt: {0}")]
+    Corrupt(String),
+    #[error("the store failed")]
+    Other(#[source] BoxError),
+}
+
+/// Failed logins for one username inside the current window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailedLogins {
+    pub count: u32,
+    pub window_start: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Adds a user; [`StoreError::AlreadyExists`] when the name is taken.
+    async fn create(&self, user: &User) -> Result<(), StoreError>;
+    async fn get(&self, username: &Username) -> Result<Option<User>, StoreError>;
+    /// Replaces an existing user; [`StoreError::NotFound`] when there is none.
+    async fn replace(&self, user: &User) -> Result<(), StoreError>;
+    /// Every user, ordered by name (a handful of people and sensors: no paging).
+    async fn list(&self) -> Result<Vec<User>, StoreError>;
+
+    /// The failures recorded in the window that contains `now`, if any.
+    async fn failed_logins(
+        &self,
+        username: &Username,
+        now: DateTime<Utc>,
+        window: Duration,
+    ) -> Result<Option<FailedLogins>, StoreError>;
+    /// Counts one failure: starts a new window when the last one has passed.
+    async fn record_failed_login(
+        &self,
+        username: &Username,
+        now: DateTime<Utc>,
+        window: Duration,
+    ) -> Result<FailedLogins, StoreError>;
+    async fn clear_failed_logins(&self, username: &Username) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait AlertStore: Send + Sync {
+    /// Adds a new alert; [`StoreError::AlreadyExists`] if the id is taken.
+    async fn create(&self, alert: &Alert) -> Result<(), StoreError>;
+    async fn get(&self, id: AlertId) -> Result<Option<Alert>, StoreError>;
+    /// Writes `alert` only if the stored version is `alert.version - 1`:
+    /// [`StoreError::VersionConflict`] otherwise, [`StoreError::NotFound`] if missing.
+    async fn update(&self, alert: &Alert) -> Result<(), StoreError>;
+    /// Newest first, filtered, one page at a time. Never a table scan.
+    async fn list(&self, query: &AlertQuery) -> Result<AlertPage, StoreError>;
+}
+
+/// The stores a function uses, built once at start-up from config.
+#[derive(Clone)]
+pub struct Stores {
+    pub users: Arc<dyn UserStore>,
+    pub alerts: Arc<dyn AlertStore>,
+}
+
+impl Stores {
+    pub fn embedded() -> Self {
+        Self {
+            users: Arc::new(embedded::EmbeddedUserStore::default()),
+            alerts: Arc::new(embedded::EmbeddedAlertStore::default()),
+        }
+    }
+
+    /// `aws` is needed only for the DynamoDB store.
+    pub fn from_config(config: &StoreConfig, aws: Option<&aws_config::SdkConfig>) -> Self {
+        match (config, aws) {
+            (StoreConfig::DynamoDb(tables), Some(aws)) => {
+                let client = aws_sdk_dynamodb::Client::new(aws);
+                Self {
+                    users: Arc::new(dynamodb::DynamoUserStore::new(
+                        client.clone(),
+                        tables.users.clone(),
+                    )),
+                    alerts: Arc::new(dynamodb::DynamoAlertStore::new(
+                        client,
+                        tables.alerts.clone(),
+                    )),
+                }
+            }
+            _ => Self::embedded(),
+        }
+    }
+}
