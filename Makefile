@@ -1,0 +1,49 @@
+# Vigil's two everyday commands are `make run` and `make test`; see README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV   := .venv
+PYTHON ?= python3
+
+# mold links the many test binaries several times faster; used when installed.
+ifneq ($(shell command -v mold 2>/dev/null),)
+export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS ?= -C link-arg=-fuse-ld=mold
+endif
+
+.PHONY: help run test lint fmt venv model bench sam-build clean-venv
+
+help:
+	@echo "make run        run every route on http://127.0.0.1:3000 (embedded store)"
+	@echo "make test       every test: Rust (embedded + DynamoDB via moto), template lint"
+	@echo "make lint       cargo fmt --check and clippy -D warnings"
+	@echo "make model DATA=../shared/data/nsl-kdd/KDDTrain+.txt.gz   retrain the model"
+	@echo "make bench      criterion benchmarks (release)"
+	@echo "make sam-build  build every function for arm64 Lambda (slow)"
+
+run:
+	cargo run --release -p vigil-local -- $(ARGS)
+
+# The Python tools (moto, cfn-lint, sam) live in a venv of their own; it is rebuilt
+# when tools/requirements.txt changes.
+$(VENV)/.installed: tools/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+test: $(VENV)/.installed
+	tools/test.sh
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+sam-build: $(VENV)/.installed
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" sam build
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,373 @@
+//! The store conformance suite: every test runs against the embedded store and against
+//! DynamoDB over the wire (moto, started by `make test`). Each DynamoDB test gets fresh
+//! tables, so tests run in parallel without seeing each other's data.
+
+use chrono::{DateTime, Duration as TimeDelta, TimeZone, Utc};
+use std::{net::IpAddr, sync::Arc, time::Duration};
+use vigil::{
+    config::TableNames,
+    domain::{Alert, AlertId, AlertStatus, Category, Endpoint, Role, Severity, User, Username},
+    store::{
+        AlertQuery, StoreError, Stores,
+        dynamodb::{DynamoAlertStore, DynamoUserStore, create_tables},
+    },
+};
+
+fn embedded() -> Stores {
+    Stores::embedded()
+}
+
+/// Fresh DynamoDB tables at `AWS_ENDPOINT_URL`, or `None` (test skipped) when the
+/// suite runs without moto. `make test` always provides it; in CI a missing endpoint
+/// is a failure, not a skip.
+async fn dynamodb() -> Option<Stores> {
+    if std::env::var("VIGIL_TEST_AWS").is_err() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must run the DynamoDB suite: run `make test`"
+        );
+        eprintln!("skipped: no moto endpoint (run `make test`)");
+        return None;
+    }
+    let aws = aws_config::load_from_env().await;
+    let client = aws_sdk_dynamodb::Client::new(&aws);
+    let run = ulid::Ulid::new().to_string().to_lowercase();
+    let tables = TableNames {
+        users: format!("users-{run}"),
+        alerts: format!("alerts-{run}"),
+    };
+    create_tables(&client, &tables).await.expect("create tables");
+    // Idempotent: a second call finds the tables and leaves them alone.
+    create_tables(&client, &tables).await.expect("create tables twice");
+    Some(Stores {
+        users: Arc::new(DynamoUserStore::new(client.clone(), tables.users)),
+        alerts: Arc::new(DynamoAlertStore::new(client, tables.alerts)),
+    })
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod embedded_store {
+            $(#[tokio::test] async fn $name() { super::$name(super::embedded()).await })*
+        }
+        mod dynamodb_store {
+            $(#[tokio::test] async fn $name() {
+                if let Some(stores) = super::dynamodb().await { super::$name(stores).await }
+            })*
+        }
+    };
+}
+
+conformance!(
+    users_are_created_once_and_read_back,
+    users_are_replaced_only_when_they_exist,
+    users_are_listed_by_name,
+    failed_logins_count_inside_a_window_and_restart_after_it,
+    alerts_are_created_once_and_read_back,
+    alert_updates_need_the_current_version,
+    alerts_list_newest_first,
+    alerts_filter_by_every_field,
+    alerts_page_without_gaps_or_repeats,
+    alerts_filter_by_time_range,
+);
+
+fn name(n: &str) -> Username {
+    Username::parse(n).unwrap()
+}
+
+fn user(n: &str, role: Role) -> User {
+    let now = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+    User {
+        username: name(n),
+        role,
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        disabled: false,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+async fn users_are_created_once_and_read_back(stores: Stores) {
+    let alice = user("alice", Role::Analyst);
+    stores.users.create(&alice).await.unwrap();
+    assert_eq!(stores.users.get(&name("alice")).await.unwrap(), Some(alice.clone()));
+    assert!(matches!(
+        stores.users.create(&alice).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    assert_eq!(stores.users.get(&name("bob")).await.unwrap(), None);
+}
+
+async fn users_are_replaced_only_when_they_exist(stores: Stores) {
+    let mut alice = user("alice", Role::Analyst);
+    assert!(matches!(
+        stores.users.replace(&alice).await,
+        Err(StoreError::NotFound)
+    ));
+    stores.users.create(&alice).await.unwrap();
+    alice.disabled = true;
+    alice.role = Role::Viewer;
+    stores.users.replace(&alice).await.unwrap();
+    assert_eq!(stores.users.get(&name("alice")).await.unwrap(), Some(alice));
+}
+
+async fn users_are_listed_by_name(stores: Stores) {
+    for n in ["carol", "alice", "bob"] {
+        stores.users.create(&user(n, Role::Viewer)).await.unwrap();
+    }
+    // Failed-login records live beside users and must not show up as users.
+    stores
+        .users
+        .record_failed_login(&name("alice"), Utc::now(), Duration::from_secs(60))
+        .await
+        .unwrap();
+    let names: Vec<String> = stores
+        .users
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username.to_string())
+        .collect();
+    assert_eq!(names, ["alice", "bob", "carol"]);
+}
+
+async fn failed_logins_count_inside_a_window_and_restart_after_it(stores: Stores) {
+    let window = Duration::from_secs(15 * 60);
+    let t0 = Utc::now();
+    let who = name("mallory");
+    assert_eq!(stores.users.failed_logins(&who, t0, window).await.unwrap(), None);
+    for expected in 1..=3 {
+        let at = t0 + TimeDelta::seconds(expected);
+        let f = stores.users.record_failed_login(&who, at, window).await.unwrap();
+        assert_eq!(f.count, expected as u32);
+    }
+    let current = stores
+        .users
+        .failed_logins(&who, t0 + TimeDelta::minutes(14), window)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(current.count, 3);
+    assert_eq!(current.window_start.timestamp_millis(), (t0 + TimeDelta::seconds(1)).timestamp_millis());
+    // After the window, the old failures no longer count and a new window starts.
+    let later = t0 + TimeDelta::minutes(16);
+    assert_eq!(stores.users.failed_logins(&who, later, window).await.unwrap(), None);
+    let f = stores.users.record_failed_login(&who, later, window).await.unwrap();
+    assert_eq!(f.count, 1);
+    stores.users.clear_failed_logins(&who).await.unwrap();
+    assert_eq!(stores.users.failed_logins(&who, later, window).await.unwrap(), None);
+}
+
+/// An alert created at `at`, with an id from that instant.
+fn alert_at(at: DateTime<Utc>, category: Category, severity: Severity) -> Alert {
+    let id = AlertId::from_parts(at.timestamp_millis() as u64, rand_bits());
+    Alert {
+        id,
+        created_at: at,
+        updated_at: at,
+        last_seen: at,
+        category,
+        severity,
+        score: Some(0.9),
+        status: AlertStatus::Open,
+        assignee: None,
+        source: Some(Endpoint {
+            ip: Some("10.0.0.5".parse().unwrap()),
+            port: Some(4431),
+        }),
+        destination: Some(Endpoint {
+            ip: Some("10.0.0.9".parse().unwrap()),
+            port: Some(80),
+        }),
+        protocol: Some("tcp".into()),
+        service: Some("http".into()),
+        sensor: Some("edge-1".into()),
+        summary: Some("synthetic".into()),
+        model: None,
+        dedup_key: format!("{category}|edge-1|10.0.0.5|10.0.0.9|80|http"),
+        count: 1,
+        history: vec![],
+        version: 1,
+    }
+}
+
+fn rand_bits() -> u128 {
+    ulid::Ulid::new().random()
+}
+
+fn base_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()
+}
+
+async fn alerts_are_created_once_and_read_back(stores: Stores) {
+    let a = alert_at(base_time(), Category::Dos, Severity::High);
+    stores.alerts.create(&a).await.unwrap();
+    assert_eq!(stores.alerts.get(a.id).await.unwrap(), Some(a.clone()));
+    assert!(matches!(
+        stores.alerts.create(&a).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    assert_eq!(stores.alerts.get(AlertId::new()).await.unwrap(), None);
+}
+
+async fn alert_updates_need_the_current_version(stores: Stores) {
+    let mut a = alert_at(base_time(), Category::Probe, Severity::Low);
+    stores.alerts.create(&a).await.unwrap();
+    a.status = AlertStatus::Acknowledged;
+    a.version = 2;
+    stores.alerts.update(&a).await.unwrap();
+    // A writer still holding version 1 loses.
+    let mut stale = a.clone();
+    stale.status = AlertStatus::Resolved;
+    assert!(matches!(
+        stores.alerts.update(&stale).await,
+        Err(StoreError::VersionConflict)
+    ));
+    assert_eq!(stores.alerts.get(a.id).await.unwrap().unwrap().status, AlertStatus::Acknowledged);
+    let missing = alert_at(base_time(), Category::Dos, Severity::Low);
+    let mut missing = missing;
+    missing.version = 2;
+    assert!(matches!(
+        stores.alerts.update(&missing).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn seed(stores: &Stores, n: usize) -> Vec<Alert> {
+    let mut all = Vec::new();
+    for i in 0..n {
+        let category = Category::ALL[i % 5];
+        let severity = Severity::ALL[i % 4];
+        let mut a = alert_at(base_time() + TimeDelta::minutes(i as i64), category, severity);
+        if i % 3 == 0 {
+            a.status = AlertStatus::Acknowledged;
+            a.assignee = Some(name("alice"));
+        }
+        if i % 7 == 0 {
+            a.source = Some(Endpoint {
+                ip: Some("192.0.2.7".parse().unwrap()),
+                port: None,
+            });
+        }
+        stores.alerts.create(&a).await.unwrap();
+        all.push(a);
+    }
+    all.reverse(); // newest first
+    all
+}
+
+fn ids(alerts: &[Alert]) -> Vec<AlertId> {
+    alerts.iter().map(|a| a.id).collect()
+}
+
+async fn alerts_list_newest_first(stores: Stores) {
+    let all = seed(&stores, 6).await;
+    let page = stores
+        .alerts
+        .list(&AlertQuery {
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids(&page.items), ids(&all));
+    assert_eq!(page.next, None);
+}
+
+async fn alerts_filter_by_every_field(stores: Stores) {
+    let all = seed(&stores, 30).await;
+    let source: IpAddr = "192.0.2.7".parse().unwrap();
+    let queries = [
+        AlertQuery {
+            statuses: vec![AlertStatus::Acknowledged],
+            ..Default::default()
+        },
+        AlertQuery {
+            statuses: vec![AlertStatus::Open, AlertStatus::Acknowledged],
+            min_severity: Some(Severity::High),
+            ..Default::default()
+        },
+        AlertQuery {
+            min_severity: Some(Severity::Medium),
+            ..Default::default()
+        },
+        AlertQuery {
+            category: Some(Category::Probe),
+            min_severity: Some(Severity::Medium),
+            ..Default::default()
+        },
+        AlertQuery {
+            assignee: Some(name("alice")),
+            ..Default::default()
+        },
+        AlertQuery {
+            source_ip: Some(source),
+            ..Default::default()
+        },
+        AlertQuery {
+            statuses: vec![AlertStatus::Open],
+            source_ip: Some(source),
+            category: Some(Category::Dos),
+            ..Default::default()
+        },
+    ];
+    for mut q in queries {
+        q.limit = 100;
+        let expected: Vec<AlertId> = all.iter().filter(|a| q.matches(a)).map(|a| a.id).collect();
+        assert!(!expected.is_empty() || q.category.is_some(), "query selects something: {q:?}");
+        let page = stores.alerts.list(&q).await.unwrap();
+        assert_eq!(ids(&page.items), expected, "query {q:?}");
+    }
+}
+
+async fn alerts_page_without_gaps_or_repeats(stores: Stores) {
+    let all = seed(&stores, 23).await;
+    for filter in [
+        AlertQuery::default(),
+        AlertQuery {
+            min_severity: Some(Severity::Medium),
+            ..Default::default()
+        },
+        AlertQuery {
+            statuses: vec![AlertStatus::Open, AlertStatus::Acknowledged],
+            ..Default::default()
+        },
+    ] {
+        let expected: Vec<AlertId> = all.iter().filter(|a| filter.matches(a)).map(|a| a.id).collect();
+        let mut seen = Vec::new();
+        let mut before = None;
+        for _ in 0..50 {
+            let page = stores
+                .alerts
+                .list(&AlertQuery {
+                    before,
+                    limit: 4,
+                    ..filter.clone()
+                })
+                .await
+                .unwrap();
+            assert!(page.items.len() <= 4);
+            seen.extend(ids(&page.items));
+            match page.next {
+                Some(next) => before = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected, "paging with {filter:?}");
+    }
+}
+
+async fn alerts_filter_by_time_range(stores: Stores) {
+    let all = seed(&stores, 10).await;
+    let q = AlertQuery {
+        from: Some(base_time() + TimeDelta::minutes(3)),
+        to: Some(base_time() + TimeDelta::minutes(6)),
+        limit: 100,
+        ..Default::default()
+    };
+    let page = stores.alerts.list(&q).await.unwrap();
+    let expected: Vec<AlertId> = all.iter().filter(|a| q.matches(a)).map(|a| a.id).collect();
+    assert_eq!(expected.len(), 4);
+    assert_eq!(ids(&page.items), expected);
+}
