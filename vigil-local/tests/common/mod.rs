@@ -1,0 +1,137 @@
+//! A Vigil server spawned on a free loopback port per test, and one helper per endpoint,
+//! so tests read like the API's use.
+#![allow(dead_code)] // each test file uses a different subset of the helpers
+
+use reqwest::{Client, Response};
+use serde_json::{Value, json};
+use vigil::{config::Config, startup::Services, store::Stores};
+
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    pub services: Services,
+}
+
+impl TestApp {
+    /// A fresh server with an embedded store and the user `admin`.
+    pub async fn spawn() -> Self {
+        let config = Config::from_lookup(|_| None).expect("default config");
+        let services = Services::with_stores(config, None, Stores::embedded())
+            .await
+            .expect("services");
+        services
+            .ensure_admin(vigil::domain::Password::parse_new(ADMIN_PASSWORD).unwrap())
+            .await
+            .expect("admin");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = vigil_local::app(&services);
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self {
+            base,
+            client: Client::new(),
+            services,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Response {
+        self.client
+            .post(self.url("/auth/login"))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Logs in and returns the token; panics unless the login succeeds.
+    pub async fn token(&self, username: &str, password: &str) -> String {
+        let response = self.login(username, password).await;
+        assert_eq!(response.status(), 200, "login as {username}");
+        let body: Value = response.json().await.unwrap();
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn admin_token(&self) -> String {
+        self.token("admin", ADMIN_PASSWORD).await
+    }
+
+    pub async fn register(&self, token: &str, body: Value) -> Response {
+        self.client
+            .post(self.url("/auth/register"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Registers `username` with `role` (as admin) and returns a token for them.
+    pub async fn user_token(&self, username: &str, role: &str) -> String {
+        let password = format!("{username}-password-1");
+        let admin = self.admin_token().await;
+        let response = self
+            .register(&admin, json!({"username": username, "password": password, "role": role}))
+            .await;
+        assert_eq!(response.status(), 201, "register {username}");
+        self.token(username, &password).await
+    }
+
+    pub async fn me(&self, token: &str) -> Response {
+        self.client
+            .get(self.url("/auth/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn list_users(&self, token: &str) -> Response {
+        self.client
+            .get(self.url("/auth/users"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn update_user(&self, token: &str, username: &str, body: Value) -> Response {
+        self.client
+            .put(self.url(&format!("/auth/users/{username}")))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// Asserts a problem+json answer with `status`, returning its body.
+pub async fn problem(response: Response, status: u16) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    body
+}
+
+/// The field names a 400 body complains about.
+pub fn fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| e["field"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
