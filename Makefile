@@ -10,7 +10,7 @@ ifneq ($(shell command -v mold 2>/dev/null),)
 export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS ?= -C link-arg=-fuse-ld=mold
 endif
 
-.PHONY: help run test lint fmt venv model bench sam-build clean-venv
+.PHONY: help run run-only test test-only lint fmt venv model bench sam-build clean-venv
 
 help:
 	@echo "make run        run every route on http://127.0.0.1:3000 (embedded store)"
@@ -20,7 +20,13 @@ help:
 	@echo "make bench      criterion benchmarks (release)"
 	@echo "make sam-build  build every function for arm64 Lambda (slow)"
 
+# System packages first, then a fresh make, so a mold installed just now is used from
+# the first build on (a linker change later would rebuild everything).
 run:
+	@tools/bootstrap.sh
+	@$(MAKE) --no-print-directory run-only
+
+run-only:
 	cargo run --release -p vigil-local -- $(ARGS)
 
 # The Python tools (moto, cfn-lint, sam) live in a venv of their own; it is rebuilt
@@ -32,7 +38,11 @@ $(VENV)/.installed: tools/requirements.txt
 
 venv: $(VENV)/.installed
 
-test: $(VENV)/.installed
+test:
+	@tools/bootstrap.sh
+	@$(MAKE) --no-print-directory test-only
+
+test-only: $(VENV)/.installed
 	tools/test.sh
 
 lint:

@@ -64,6 +64,9 @@ pub struct Config {
     pub store: StoreConfig,
     pub jwt: JwtConfig,
     pub bootstrap_admin: Option<BootstrapAdmin>,
+    /// Repeats of a threat within this time of its alert's last sighting aggregate into
+    /// that alert (`VIGIL_DEDUP_WINDOW_SECONDS`, default 3600).
+    pub dedup_window: Duration,
     /// True when running inside AWS Lambda (`AWS_LAMBDA_FUNCTION_NAME` is set).
     pub in_lambda: bool,
 }
@@ -144,10 +147,24 @@ impl Config {
             (None, None) => None,
         };
 
+        let dedup_window = match get("VIGIL_DEDUP_WINDOW_SECONDS") {
+            None => Duration::from_secs(3600),
+            Some(raw) => raw
+                .parse::<u64>()
+                .ok()
+                .filter(|s| (1..=7 * 86_400).contains(s))
+                .map(Duration::from_secs)
+                .ok_or(ConfigError::Invalid {
+                    var: "VIGIL_DEDUP_WINDOW_SECONDS",
+                    message: format!("must be a whole number of seconds from 1 to 604800, not {raw:?}"),
+                })?,
+        };
+
         Ok(Self {
             store,
             jwt,
             bootstrap_admin,
+            dedup_window,
             in_lambda,
         })
     }

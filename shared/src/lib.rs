@@ -6,9 +6,12 @@
 //!
 //! Functions and the local server sit on top and only wire these together.
 
+pub mod alerts;
 pub mod auth;
 pub mod aws;
 pub mod config;
+#[cfg(feature = "detect")]
+pub mod detect;
 pub mod domain;
 pub mod http;
 pub mod store;

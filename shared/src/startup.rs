@@ -63,6 +63,29 @@ impl Services {
         }
     }
 
+    pub fn alerts_state(&self) -> crate::alerts::AlertsState {
+        crate::alerts::AlertsState {
+            alerts: self.stores.alerts.clone(),
+            users: self.stores.users.clone(),
+            authenticator: self.authenticator(),
+            dedup_window: self.config.dedup_window,
+        }
+    }
+
+    /// The predict router's state, around a detector loaded once by the caller.
+    #[cfg(feature = "detect")]
+    pub fn predict_state(
+        &self,
+        detector: Arc<crate::detect::Detector>,
+    ) -> crate::detect::api::PredictState {
+        crate::detect::api::PredictState {
+            detector,
+            alerts: self.stores.alerts.clone(),
+            authenticator: self.authenticator(),
+            dedup_window: self.config.dedup_window,
+        }
+    }
+
     /// The password configured for the first admin (`VIGIL_ADMIN_PASSWORD` or the
     /// Secrets Manager secret), if any.
     pub async fn configured_admin_password(&self) -> Result<Option<Password>, StartupError> {

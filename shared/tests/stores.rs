@@ -8,7 +8,7 @@ use vigil::{
     config::TableNames,
     domain::{Alert, AlertId, AlertStatus, Category, Endpoint, Role, Severity, User, Username},
     store::{
-        AlertQuery, StoreError, Stores,
+        AlertQuery, Detection, StoreError, Stores,
         dynamodb::{DynamoAlertStore, DynamoUserStore, create_tables},
     },
 };
@@ -69,6 +69,10 @@ conformance!(
     alerts_filter_by_every_field,
     alerts_page_without_gaps_or_repeats,
     alerts_filter_by_time_range,
+    detections_aggregate_repeats_inside_the_window,
+    detections_never_aggregate_into_closed_alerts,
+    workflow_updates_leave_counters_alone,
+    concurrent_detections_make_one_alert,
 );
 
 fn name(n: &str) -> Username {
@@ -370,4 +374,132 @@ async fn alerts_filter_by_time_range(stores: Stores) {
     let expected: Vec<AlertId> = all.iter().filter(|a| q.matches(a)).map(|a| a.id).collect();
     assert_eq!(expected.len(), 4);
     assert_eq!(ids(&page.items), expected);
+}
+
+const WINDOW: Duration = Duration::from_secs(3600);
+
+fn detection_at(at: DateTime<Utc>, severity: Severity) -> Alert {
+    let mut a = alert_at(at, Category::Dos, severity);
+    a.id = AlertId::from_parts(at.timestamp_millis() as u64, rand_bits());
+    a
+}
+
+async fn detections_aggregate_repeats_inside_the_window(stores: Stores) {
+    let t0 = base_time();
+    let first = stores
+        .alerts
+        .record_detection(&detection_at(t0, Severity::Medium), WINDOW)
+        .await
+        .unwrap();
+    assert!(first.created);
+
+    let repeat = stores
+        .alerts
+        .record_detection(&detection_at(t0 + TimeDelta::minutes(10), Severity::High), WINDOW)
+        .await
+        .unwrap();
+
+    assert!(!repeat.created);
+    assert_eq!(repeat.alert.id, first.alert.id);
+    assert_eq!(repeat.alert.count, 2);
+    assert_eq!(repeat.alert.severity, Severity::High);
+    assert_eq!(repeat.alert.last_seen, t0 + TimeDelta::minutes(10));
+    assert_eq!(stores.alerts.get(first.alert.id).await.unwrap().unwrap().count, 2);
+
+    // Hours after the last sighting, the same threat is a new alert.
+    let later = stores
+        .alerts
+        .record_detection(&detection_at(t0 + TimeDelta::hours(3), Severity::Low), WINDOW)
+        .await
+        .unwrap();
+    assert!(later.created);
+    assert_ne!(later.alert.id, first.alert.id);
+}
+
+async fn detections_never_aggregate_into_closed_alerts(stores: Stores) {
+    let t0 = base_time();
+    let Detection { alert: mut first, .. } = stores
+        .alerts
+        .record_detection(&detection_at(t0, Severity::Medium), WINDOW)
+        .await
+        .unwrap();
+    first.status = AlertStatus::Resolved;
+    first.version += 1;
+    stores.alerts.update(&first).await.unwrap();
+
+    let again = stores
+        .alerts
+        .record_detection(&detection_at(t0 + TimeDelta::minutes(1), Severity::Medium), WINDOW)
+        .await
+        .unwrap();
+
+    assert!(again.created);
+    let repeat = stores
+        .alerts
+        .record_detection(&detection_at(t0 + TimeDelta::minutes(2), Severity::Medium), WINDOW)
+        .await
+        .unwrap();
+    assert_eq!((repeat.created, repeat.alert.id), (false, again.alert.id));
+}
+
+async fn workflow_updates_leave_counters_alone(stores: Stores) {
+    let t0 = base_time();
+    let first = stores
+        .alerts
+        .record_detection(&detection_at(t0, Severity::Medium), WINDOW)
+        .await
+        .unwrap();
+    // An analyst opened the alert at count 1; meanwhile a repeat arrives.
+    let mut seen_by_analyst = first.alert.clone();
+    stores
+        .alerts
+        .record_detection(&detection_at(t0 + TimeDelta::minutes(1), Severity::Medium), WINDOW)
+        .await
+        .unwrap();
+
+    seen_by_analyst.status = AlertStatus::Acknowledged;
+    seen_by_analyst.assignee = Some(name("alice"));
+    seen_by_analyst.version += 1;
+    stores.alerts.update(&seen_by_analyst).await.unwrap();
+
+    let stored = stores.alerts.get(first.alert.id).await.unwrap().unwrap();
+    assert_eq!(stored.count, 2);
+    assert_eq!(stored.status, AlertStatus::Acknowledged);
+    assert_eq!(stored.assignee, Some(name("alice")));
+    // Unassigning removes the assignee.
+    let mut unassigned = stored.clone();
+    unassigned.assignee = None;
+    unassigned.version += 1;
+    stores.alerts.update(&unassigned).await.unwrap();
+    assert_eq!(stores.alerts.get(first.alert.id).await.unwrap().unwrap().assignee, None);
+}
+
+async fn concurrent_detections_make_one_alert(stores: Stores) {
+    let t0 = base_time();
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let alerts = stores.alerts.clone();
+            tokio::spawn(async move {
+                alerts
+                    .record_detection(&detection_at(t0 + TimeDelta::seconds(i), Severity::Low), WINDOW)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        created += usize::from(task.await.unwrap().created);
+    }
+    assert_eq!(created, 1);
+    let page = stores
+        .alerts
+        .list(&AlertQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].count, 8);
 }

@@ -1,10 +1,15 @@
 //! The local server's app: every capability's router merged behind one port.
 
-use vigil::{http::finish_router, startup::Services, store::StoreError};
+use std::sync::Arc;
+use vigil::{detect::Detector, http::finish_router, startup::Services, store::StoreError};
 
 /// Every route of every function, with the same handlers the Lambdas run.
-pub fn app(services: &Services) -> axum::Router {
-    finish_router(vigil::auth::router(services.auth_state()))
+pub fn app(services: &Services, detector: Arc<Detector>) -> axum::Router {
+    finish_router(
+        vigil::auth::router(services.auth_state())
+            .merge(vigil::detect::api::router(services.predict_state(detector)))
+            .merge(vigil::alerts::router(services.alerts_state())),
+    )
 }
 
 /// `--init`: creates the DynamoDB tables as `template.yaml` defines them, if missing.

@@ -72,7 +72,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         println!("\n  First admin created. Log in with:\n    username: admin\n    password: {shown}\n");
     }
 
-    let app = vigil_local::app(&services);
+    let detector = std::sync::Arc::new(vigil::detect::Detector::bundled()?);
+    let app = vigil_local::app(&services, detector);
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "vigil-local listening");
     println!("Vigil is listening on http://{}", listener.local_addr()?);

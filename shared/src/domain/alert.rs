@@ -92,3 +92,74 @@ impl Alert {
         )
     }
 }
+
+/// A status change the workflow does not allow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("an alert cannot move from {from} to {to}{hint}")]
+pub struct InvalidTransition {
+    pub from: AlertStatus,
+    pub to: AlertStatus,
+    hint: &'static str,
+}
+
+impl Alert {
+    /// Moves the alert to `to`, recording who did it and why. Moving to the current
+    /// status is not a change and is refused like any other impossible move.
+    pub fn move_to(
+        &mut self,
+        to: AlertStatus,
+        by: &str,
+        note: Option<String>,
+        at: DateTime<Utc>,
+    ) -> Result<(), InvalidTransition> {
+        if !self.status.can_move_to(to) {
+            let hint = if self.status.is_closed() {
+                "; reopen it (status open) first"
+            } else {
+                ""
+            };
+            return Err(InvalidTransition {
+                from: self.status,
+                to,
+                hint,
+            });
+        }
+        self.history.push(HistoryEntry {
+            at,
+            by: by.to_owned(),
+            action: "status".into(),
+            from: Some(self.status.as_str().into()),
+            to: Some(to.as_str().into()),
+            note,
+        });
+        self.status = to;
+        Ok(())
+    }
+
+    /// Assigns the alert (or unassigns it with `None`).
+    pub fn assign(&mut self, to: Option<Username>, by: &str, at: DateTime<Utc>) {
+        if self.assignee == to {
+            return;
+        }
+        self.history.push(HistoryEntry {
+            at,
+            by: by.to_owned(),
+            action: "assignment".into(),
+            from: self.assignee.as_ref().map(|u| u.to_string()),
+            to: to.as_ref().map(|u| u.to_string()),
+            note: None,
+        });
+        self.assignee = to;
+    }
+
+    pub fn add_note(&mut self, note: String, by: &str, at: DateTime<Utc>) {
+        self.history.push(HistoryEntry {
+            at,
+            by: by.to_owned(),
+            action: "note".into(),
+            from: None,
+            to: None,
+            note: Some(note),
+        });
+    }
+}

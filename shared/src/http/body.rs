@@ -31,7 +31,20 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 )));
             }
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+        let RawBody(bytes) = RawBody::from_request(req, state).await?;
+        parse_object(&bytes).map(JsonBody)
+    }
+}
+
+/// The body as bytes, with axum's rejections (too large, unreadable) turned into
+/// problem+json.
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(req, state).await.map(RawBody).map_err(|e| {
             if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge {
                     detail: "the request body is too large".into(),
@@ -39,8 +52,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             } else {
                 ApiError::bad_request("the request body could not be read")
             }
-        })?;
-        parse_object(&bytes).map(JsonBody)
+        })
     }
 }
 

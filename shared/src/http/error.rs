@@ -109,6 +109,18 @@ impl ApiError {
     }
 }
 
+/// "outer: cause: root cause", for logs.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    chain
+}
+
 #[derive(Serialize)]
 struct Problem<'a> {
     #[serde(rename = "type")]
@@ -128,14 +140,7 @@ impl IntoResponse for ApiError {
         let detail = match &self {
             ApiError::Internal(source) => {
                 // The cause chain goes to the log, never to the client.
-                let mut chain = source.to_string();
-                let mut next = source.source();
-                while let Some(cause) = next {
-                    chain.push_str(": ");
-                    chain.push_str(&cause.to_string());
-                    next = cause.source();
-                }
-                tracing::error!(error = %chain, "internal error");
+                tracing::error!(error = %error_chain(source.as_ref()), "internal error");
                 "the server could not handle this request; it has been logged".to_owned()
             }
             ApiError::Unavailable(detail) => {

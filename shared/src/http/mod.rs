@@ -6,8 +6,8 @@ mod error;
 mod guard;
 mod request_span;
 
-pub use body::{Fields, JsonBody, Validation, parse, parse_object};
-pub use error::{ApiError, FieldError};
+pub use body::{Fields, JsonBody, RawBody, Validation, parse, parse_object};
+pub use error::{ApiError, FieldError, error_chain};
 pub use guard::{Authenticator, Caller};
 pub use request_span::request_span;
 

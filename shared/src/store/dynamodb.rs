@@ -11,11 +11,17 @@
 //! newest first: `by-kind` (`kind`, `id`) for all alerts, `by-status` (`status`, `id`),
 //! `by-severity` (`severity`, `id`) and `by-category` (`category`, `id`). Items that are
 //! not alerts lack those attributes and stay out of the indexes (sparse indexes).
+//! - dedup pointer: `pk = DEDUP#<dedup key>`, `alert_id` (the alert repeats aggregate
+//!   into), `expires_at` (TTL). Creating an alert and moving the pointer happen in one
+//!   transaction, conditional on the pointer being what was read.
 //! Trade-off: `by-kind` puts every alert under one partition key. An index partition
 //! takes ~1,000 writes/s, far above what deduplicated alerts produce; shard the key
 //! by month if that ever changes.
 
-use super::{AlertPage, AlertQuery, AlertStore, FailedLogins, StoreError, UserStore};
+use super::{
+    AlertPage, AlertQuery, AlertStore, Detection, FailedLogins, StoreError, UserStore, aggregate,
+    aggregates_into,
+};
 use crate::{
     config::TableNames,
     domain::{Alert, AlertId, Severity, User, Username},
@@ -26,14 +32,19 @@ use aws_sdk_dynamodb::{
     error::{ProvideErrorMetadata, SdkError},
     types::{
         AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-        KeyType, Projection, ProjectionType, ReturnValue, ScalarAttributeType, StreamSpecification,
-        StreamViewType, TimeToLiveSpecification,
+        KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, StreamSpecification,
+        StreamViewType, TimeToLiveSpecification, TransactWriteItem,
     },
 };
 use chrono::{DateTime, TimeZone, Utc};
 use std::{collections::HashMap, time::Duration};
 
 type Item = HashMap<String, AttributeValue>;
+
+/// How long a dedup pointer outlives its alert's last sighting before TTL removes it.
+/// Only housekeeping: whether a repeat aggregates is decided by the alert's own
+/// `last_seen`, never by the pointer's age.
+const DEDUP_POINTER_TTL: chrono::Duration = chrono::Duration::days(30);
 
 /// Errors that mean "not done, try again" become [`StoreError::Unavailable`].
 fn sdk_error<E, R>(e: SdkError<E, R>) -> StoreError
@@ -499,16 +510,35 @@ impl AlertStore for DynamoAlertStore {
     }
 
     async fn update(&self, alert: &Alert) -> Result<(), StoreError> {
-        let result = self
+        let history = serde_dynamo::to_attribute_value(&alert.history)
+            .map_err(|e| StoreError::Other(Box::new(e)))?;
+        let mut request = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .set_item(Some(Self::item(alert)?))
-            .condition_expression("attribute_exists(pk) AND version = :expected")
+            .key("pk", Self::key(alert.id))
+            .condition_expression("attribute_exists(pk) AND #version = :expected")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#history", "history")
+            .expression_attribute_names("#severity", "severity")
+            .expression_attribute_names("#updated_at", "updated_at")
+            .expression_attribute_names("#assignee", "assignee")
             .expression_attribute_values(":expected", n(alert.version.saturating_sub(1)))
-            .send()
-            .await;
-        match result {
+            .expression_attribute_values(":version", n(alert.version))
+            .expression_attribute_values(":status", s(alert.status.as_str()))
+            .expression_attribute_values(":history", history)
+            .expression_attribute_values(":severity", s(alert.severity.as_str()))
+            .expression_attribute_values(":updated_at", s(alert.updated_at.to_rfc3339()));
+        let set = "SET #version = :version, #status = :status, #history = :history, \
+                   #severity = :severity, #updated_at = :updated_at";
+        request = match &alert.assignee {
+            Some(assignee) => request
+                .update_expression(format!("{set}, #assignee = :assignee"))
+                .expression_attribute_values(":assignee", s(assignee.as_str())),
+            None => request.update_expression(format!("{set} REMOVE #assignee")),
+        };
+        match request.send().await {
             Ok(_) => Ok(()),
             Err(e) if is_condition_failure(&e) => match self.get(alert.id).await? {
                 None => Err(StoreError::NotFound),
@@ -516,6 +546,131 @@ impl AlertStore for DynamoAlertStore {
             },
             Err(e) => Err(sdk_error(e)),
         }
+    }
+
+    async fn record_detection(
+        &self,
+        candidate: &Alert,
+        window: Duration,
+    ) -> Result<Detection, StoreError> {
+        let pointer_key = s(format!("DEDUP#{}", candidate.dedup_key));
+        // Optimistic rounds: read the pointer and its alert, then write on the
+        // condition that nothing changed in between; on a lost race, read again.
+        for _ in 0..5 {
+            let pointer = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("pk", pointer_key.clone())
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(sdk_error)?
+                .item;
+            let seen_id = pointer
+                .as_ref()
+                .and_then(|p| p.get("alert_id"))
+                .and_then(|v| v.as_s().ok())
+                .and_then(|id| id.parse::<AlertId>().ok());
+            let existing = match seen_id {
+                Some(id) => self.get(id).await?,
+                None => None,
+            };
+            if let Some(existing) = existing.filter(|e| aggregates_into(e, candidate, window)) {
+                let merged = aggregate(&existing, candidate, Utc::now());
+                let result = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("pk", Self::key(existing.id))
+                    .update_expression(
+                        "SET #count = #count + :add, last_seen = :last_seen, \
+                         #severity = :severity, score = :score, updated_at = :updated_at",
+                    )
+                    .condition_expression(
+                        "attribute_exists(pk) AND #status IN (:open, :ack, :inv) \
+                         AND #severity = :seen_severity",
+                    )
+                    .expression_attribute_names("#count", "count")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_names("#severity", "severity")
+                    .expression_attribute_values(":add", n(candidate.count))
+                    .expression_attribute_values(":last_seen", s(merged.last_seen.to_rfc3339()))
+                    .expression_attribute_values(":severity", s(merged.severity.as_str()))
+                    .expression_attribute_values(":seen_severity", s(existing.severity.as_str()))
+                    .expression_attribute_values(
+                        ":score",
+                        merged.score.map(n).unwrap_or(AttributeValue::Null(true)),
+                    )
+                    .expression_attribute_values(":updated_at", s(merged.updated_at.to_rfc3339()))
+                    .expression_attribute_values(":open", s("open"))
+                    .expression_attribute_values(":ack", s("acknowledged"))
+                    .expression_attribute_values(":inv", s("investigating"))
+                    .return_values(ReturnValue::AllNew)
+                    .send()
+                    .await;
+                match result {
+                    Ok(out) => {
+                        return Ok(Detection {
+                            alert: from_item(out.attributes.unwrap_or_default())?,
+                            created: false,
+                        });
+                    }
+                    Err(e) if is_condition_failure(&e) => continue,
+                    Err(e) => return Err(sdk_error(e)),
+                }
+            }
+
+            // A new alert, and the pointer moved to it, in one transaction.
+            let pointer_condition = match seen_id {
+                Some(_) => "alert_id = :seen",
+                None => "attribute_not_exists(pk)",
+            };
+            let mut put_pointer = Put::builder()
+                .table_name(&self.table)
+                .item("pk", pointer_key.clone())
+                .item("alert_id", s(candidate.id.to_string()))
+                .item(
+                    "expires_at",
+                    n((candidate.last_seen + DEDUP_POINTER_TTL).timestamp()),
+                )
+                .condition_expression(pointer_condition);
+            if let Some(seen) = seen_id {
+                put_pointer = put_pointer.expression_attribute_values(":seen", s(seen.to_string()));
+            }
+            let put_alert = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(Self::item(candidate)?))
+                .condition_expression("attribute_not_exists(pk)");
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(
+                    TransactWriteItem::builder()
+                        .put(put_alert.build().map_err(|e| StoreError::Other(Box::new(e)))?)
+                        .build(),
+                )
+                .transact_items(
+                    TransactWriteItem::builder()
+                        .put(put_pointer.build().map_err(|e| StoreError::Other(Box::new(e)))?)
+                        .build(),
+                )
+                .send()
+                .await;
+            match result {
+                Ok(_) => {
+                    return Ok(Detection {
+                        alert: candidate.clone(),
+                        created: true,
+                    });
+                }
+                Err(e) if e.code() == Some("TransactionCanceledException") => continue,
+                Err(e) => return Err(sdk_error(e)),
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the dedup record kept changing under contention".into(),
+        ))
     }
 
     async fn list(&self, query: &AlertQuery) -> Result<AlertPage, StoreError> {
@@ -595,19 +750,7 @@ pub async fn create_tables(client: &Client, tables: &TableNames) -> Result<(), S
             .send()
             .await
             .map_err(sdk_error)?;
-        client
-            .update_time_to_live()
-            .table_name(&tables.users)
-            .time_to_live_specification(
-                TimeToLiveSpecification::builder()
-                    .attribute_name("expires_at")
-                    .enabled(true)
-                    .build()
-                    .expect("ttl has all fields"),
-            )
-            .send()
-            .await
-            .map_err(sdk_error)?;
+        enable_ttl(client, &tables.users).await?;
     }
     if !table_exists(client, &tables.alerts).await? {
         let mut create = client
@@ -634,7 +777,25 @@ pub async fn create_tables(client: &Client, tables: &TableNames) -> Result<(), S
             create = create.global_secondary_indexes(gsi(name, hash, "id"));
         }
         create.send().await.map_err(sdk_error)?;
+        enable_ttl(client, &tables.alerts).await?;
     }
+    Ok(())
+}
+
+async fn enable_ttl(client: &Client, table: &str) -> Result<(), StoreError> {
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name("expires_at")
+                .enabled(true)
+                .build()
+                .expect("ttl has all fields"),
+        )
+        .send()
+        .await
+        .map_err(sdk_error)?;
     Ok(())
 }
 

@@ -1,7 +1,10 @@
 //! In-process stores. Each method takes its lock once, so every write is atomic, just
 //! as the conditional writes of the DynamoDB store are.
 
-use super::{AlertPage, AlertQuery, AlertStore, FailedLogins, StoreError, UserStore};
+use super::{
+    AlertPage, AlertQuery, AlertStore, Detection, FailedLogins, StoreError, UserStore, aggregate,
+    aggregates_into,
+};
 use crate::domain::{Alert, AlertId, User, Username};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -99,32 +102,75 @@ impl UserStore for EmbeddedUserStore {
 
 #[derive(Default)]
 pub struct EmbeddedAlertStore {
-    alerts: RwLock<BTreeMap<AlertId, Alert>>,
+    state: RwLock<AlertState>,
+}
+
+#[derive(Default)]
+struct AlertState {
+    alerts: BTreeMap<AlertId, Alert>,
+    /// dedup key -> the alert that repeats of it aggregate into
+    dedup: HashMap<String, AlertId>,
 }
 
 #[async_trait]
 impl AlertStore for EmbeddedAlertStore {
     async fn create(&self, alert: &Alert) -> Result<(), StoreError> {
-        let mut alerts = self.alerts.write().map_err(poisoned)?;
-        if alerts.contains_key(&alert.id) {
+        let mut state = self.state.write().map_err(poisoned)?;
+        if state.alerts.contains_key(&alert.id) {
             return Err(StoreError::AlreadyExists);
         }
-        alerts.insert(alert.id, alert.clone());
+        state.alerts.insert(alert.id, alert.clone());
         Ok(())
     }
 
     async fn get(&self, id: AlertId) -> Result<Option<Alert>, StoreError> {
-        Ok(self.alerts.read().map_err(poisoned)?.get(&id).cloned())
+        Ok(self.state.read().map_err(poisoned)?.alerts.get(&id).cloned())
     }
 
     async fn update(&self, alert: &Alert) -> Result<(), StoreError> {
-        let mut alerts = self.alerts.write().map_err(poisoned)?;
-        let stored = alerts.get_mut(&alert.id).ok_or(StoreError::NotFound)?;
+        let mut state = self.state.write().map_err(poisoned)?;
+        let stored = state.alerts.get_mut(&alert.id).ok_or(StoreError::NotFound)?;
         if stored.version + 1 != alert.version {
             return Err(StoreError::VersionConflict);
         }
-        *stored = alert.clone();
+        stored.status = alert.status;
+        stored.assignee = alert.assignee.clone();
+        stored.history = alert.history.clone();
+        stored.severity = alert.severity;
+        stored.updated_at = alert.updated_at;
+        stored.version = alert.version;
         Ok(())
+    }
+
+    async fn record_detection(
+        &self,
+        candidate: &Alert,
+        window: Duration,
+    ) -> Result<Detection, StoreError> {
+        let mut state = self.state.write().map_err(poisoned)?;
+        let existing = state
+            .dedup
+            .get(&candidate.dedup_key)
+            .and_then(|id| state.alerts.get(id))
+            .filter(|existing| aggregates_into(existing, candidate, window))
+            .map(|existing| existing.id);
+        if let Some(id) = existing {
+            let stored = state.alerts.get_mut(&id).expect("looked up above");
+            *stored = aggregate(stored, candidate, Utc::now());
+            return Ok(Detection {
+                alert: stored.clone(),
+                created: false,
+            });
+        }
+        if state.alerts.contains_key(&candidate.id) {
+            return Err(StoreError::AlreadyExists);
+        }
+        state.alerts.insert(candidate.id, candidate.clone());
+        state.dedup.insert(candidate.dedup_key.clone(), candidate.id);
+        Ok(Detection {
+            alert: candidate.clone(),
+            created: true,
+        })
     }
 
     async fn list(&self, query: &AlertQuery) -> Result<AlertPage, StoreError> {
@@ -135,8 +181,9 @@ impl AlertStore for EmbeddedAlertStore {
                 next: None,
             });
         }
-        let alerts = self.alerts.read().map_err(poisoned)?;
-        let mut items: Vec<Alert> = alerts
+        let state = self.state.read().map_err(poisoned)?;
+        let mut items: Vec<Alert> = state
+            .alerts
             .range(lower..=upper)
             .rev()
             .map(|(_, a)| a)

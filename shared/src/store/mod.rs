@@ -76,11 +76,56 @@ pub trait AlertStore: Send + Sync {
     /// Adds a new alert; [`StoreError::AlreadyExists`] if the id is taken.
     async fn create(&self, alert: &Alert) -> Result<(), StoreError>;
     async fn get(&self, id: AlertId) -> Result<Option<Alert>, StoreError>;
-    /// Writes `alert` only if the stored version is `alert.version - 1`:
+    /// Writes the workflow fields of `alert` (status, assignee, history, severity,
+    /// `updated_at`, `version`) only if the stored version is `alert.version - 1`:
     /// [`StoreError::VersionConflict`] otherwise, [`StoreError::NotFound`] if missing.
+    ///
+    /// Counters (`count`, `last_seen`, `score`) are left alone: detections keep
+    /// aggregating into an alert while an analyst works on it, and neither side has
+    /// to retry because of the other.
     async fn update(&self, alert: &Alert) -> Result<(), StoreError>;
+    /// Records a detected threat: when an open alert with the same dedup key was last
+    /// seen within `window` of `candidate.last_seen`, adds `candidate.count` to it
+    /// (raising severity and score if the candidate's are higher); otherwise stores
+    /// `candidate` as a new alert. Safe under concurrency: conditional writes decide
+    /// which of two simultaneous detections creates and which increments.
+    async fn record_detection(
+        &self,
+        candidate: &Alert,
+        window: Duration,
+    ) -> Result<Detection, StoreError>;
     /// Newest first, filtered, one page at a time. Never a table scan.
     async fn list(&self, query: &AlertQuery) -> Result<AlertPage, StoreError>;
+}
+
+/// The outcome of [`AlertStore::record_detection`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detection {
+    pub alert: Alert,
+    /// True when a new alert was created, false when a repeat was aggregated.
+    pub created: bool,
+}
+
+/// Whether a repeat seen at `candidate` should aggregate into `existing`.
+pub fn aggregates_into(existing: &Alert, candidate: &Alert, window: Duration) -> bool {
+    let gap = (candidate.last_seen - existing.last_seen).abs();
+    !existing.status.is_closed()
+        && gap.to_std().is_ok_and(|gap| gap <= window)
+        && existing.dedup_key == candidate.dedup_key
+}
+
+/// The aggregated alert: counts add up, last seen and severity only rise.
+pub fn aggregate(existing: &Alert, candidate: &Alert, now: DateTime<Utc>) -> Alert {
+    let mut merged = existing.clone();
+    merged.count += candidate.count;
+    merged.last_seen = existing.last_seen.max(candidate.last_seen);
+    merged.severity = existing.severity.max(candidate.severity);
+    merged.score = match (existing.score, candidate.score) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    merged.updated_at = now;
+    merged
 }
 
 /// The stores a function uses, built once at start-up from config.

@@ -4,7 +4,16 @@
 
 use reqwest::{Client, Response};
 use serde_json::{Value, json};
-use vigil::{config::Config, startup::Services, store::Stores};
+use std::sync::{Arc, OnceLock};
+use vigil::{config::Config, detect::Detector, startup::Services, store::Stores};
+
+/// The bundled model, loaded once per test binary (tract optimisation takes a moment).
+pub fn detector() -> Arc<Detector> {
+    static DETECTOR: OnceLock<Arc<Detector>> = OnceLock::new();
+    DETECTOR
+        .get_or_init(|| Arc::new(Detector::bundled().expect("bundled model")))
+        .clone()
+}
 
 pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 
@@ -27,7 +36,7 @@ impl TestApp {
             .expect("admin");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = vigil_local::app(&services);
+        let app = vigil_local::app(&services, detector());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Self {
             base,
@@ -95,6 +104,75 @@ impl TestApp {
         self.client
             .get(self.url("/auth/users"))
             .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn predict_json(&self, token: &str, body: Value) -> Response {
+        self.client
+            .post(self.url("/threat-detection/predict"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn predict_csv(&self, token: &str, csv: String) -> Response {
+        self.client
+            .post(self.url("/threat-detection/predict"))
+            .bearer_auth(token)
+            .header("content-type", "text/csv")
+            .body(csv)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn list_alerts(&self, token: &str, query: &str) -> Response {
+        self.client
+            .get(self.url(&format!("/alerts?{query}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn create_alert(&self, token: &str, body: Value) -> Response {
+        self.client
+            .post(self.url("/alerts"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_alert(&self, token: &str, id: &str) -> Response {
+        self.client
+            .get(self.url(&format!("/alerts/{id}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn update_alert(&self, token: &str, id: &str, body: Value) -> Response {
+        self.client
+            .put(self.url(&format!("/alerts/{id}")))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn bulk_alerts(&self, token: &str, body: Value) -> Response {
+        self.client
+            .post(self.url("/alerts/bulk"))
+            .bearer_auth(token)
+            .json(&body)
             .send()
             .await
             .unwrap()

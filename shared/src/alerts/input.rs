@@ -1,0 +1,242 @@
+//! Request bodies and query strings of the alert routes, parsed into domain types.
+
+use super::{Cursor, DEFAULT_LIMIT, MAX_BULK, MAX_LIMIT};
+use crate::{
+    domain::{AlertId, AlertStatus, Category, Endpoint, Severity, Username},
+    http::{ApiError, FieldError, Fields, Validation, parse},
+    store::AlertQuery,
+};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+pub const MAX_NOTE_CHARS: usize = 2000;
+
+/// `GET /alerts?...` → a store query. Repeated or comma-separated `status` values
+/// select any of them.
+pub fn list_query(raw: Option<&str>) -> Result<AlertQuery, ApiError> {
+    let mut q = AlertQuery {
+        limit: DEFAULT_LIMIT,
+        ..Default::default()
+    };
+    let mut cursor = None;
+    let mut v = Validation::new();
+    for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        let field = |m: String| FieldError::new(key.to_string(), m);
+        match key.as_ref() {
+            "status" => {
+                for s in value.split(',').filter(|s| !s.is_empty()) {
+                    match s.parse::<AlertStatus>() {
+                        Ok(s) if !q.statuses.contains(&s) => q.statuses.push(s),
+                        Ok(_) => {}
+                        Err(e) => v.push(field(e.to_string())),
+                    }
+                }
+            }
+            "severity" => match value.parse::<Severity>() {
+                Ok(s) => q.min_severity = Some(s),
+                Err(e) => v.push(field(e.to_string())),
+            },
+            "category" => match value.parse::<Category>() {
+                Ok(c) => q.category = Some(c),
+                Err(e) => v.push(field(e.to_string())),
+            },
+            "from" | "to" => match parse_time(&value) {
+                Ok(t) if key == "from" => q.from = Some(t),
+                Ok(t) => q.to = Some(t),
+                Err(m) => v.push(field(m)),
+            },
+            "assignee" => match Username::parse(&value) {
+                Ok(u) => q.assignee = Some(u),
+                Err(e) => v.push(field(e.to_string())),
+            },
+            "source_ip" => match value.parse() {
+                Ok(ip) => q.source_ip = Some(ip),
+                Err(_) => v.push(field("must be an IPv4 or IPv6 address".into())),
+            },
+            "limit" => match value.parse::<usize>() {
+                Ok(n) if (1..=MAX_LIMIT).contains(&n) => q.limit = n,
+                _ => v.push(field(format!("must be a whole number from 1 to {MAX_LIMIT}"))),
+            },
+            "cursor" => cursor = Some(value.into_owned()),
+            other => v.push(FieldError::new(other, "is not a known query parameter")),
+        }
+    }
+    if let (Some(from), Some(to)) = (q.from, q.to)
+        && from > to
+    {
+        v.push(FieldError::new("from", "must not be after `to`"));
+    }
+    v.finish()?;
+    if let Some(raw) = cursor {
+        q.before = Some(Cursor::decode(&raw, &q)?);
+    }
+    Ok(q)
+}
+
+pub fn parse_time(raw: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| "must be an RFC 3339 date-time such as 2026-11-26T10:00:00Z".to_owned())
+}
+
+/// The body of `POST /alerts`.
+pub struct NewAlert {
+    pub category: Category,
+    pub severity: Severity,
+    pub score: Option<f64>,
+    pub source: Option<Endpoint>,
+    pub destination: Option<Endpoint>,
+    pub protocol: Option<String>,
+    pub service: Option<String>,
+    pub sensor: Option<String>,
+    pub summary: Option<String>,
+    pub observed_at: Option<DateTime<Utc>>,
+}
+
+fn short_text(max: usize) -> impl Fn(&Value) -> Result<String, String> {
+    move |x| {
+        let s = parse::string(x)?;
+        if s.is_empty() || s.chars().count() > max {
+            return Err(format!("must be 1 to {max} characters"));
+        }
+        Ok(s.to_owned())
+    }
+}
+
+fn endpoint(fields: &Fields, v: &mut Validation, name: &str) -> Option<Endpoint> {
+    let raw = fields.raw(name)?;
+    let Some(map) = raw.as_object() else {
+        v.push(fields.error(name, "must be an object with ip and port"));
+        return None;
+    };
+    let inner = Fields::nested(map, format!("{}.", fields.path(name)), None);
+    let ip = inner.optional(v, "ip", |x| {
+        parse::string(x)?
+            .parse()
+            .map_err(|_| "must be an IPv4 or IPv6 address".to_owned())
+    });
+    let port = inner.optional(v, "port", |x| {
+        x.as_u64()
+            .and_then(|p| u16::try_from(p).ok())
+            .ok_or_else(|| "must be a port number from 0 to 65535".to_owned())
+    });
+    inner.deny_unknown(v, &["ip", "port"]);
+    (ip.is_some() || port.is_some()).then_some(Endpoint { ip, port })
+}
+
+pub fn new_alert(body: &Map<String, Value>) -> Result<NewAlert, ApiError> {
+    let f = Fields::new(body);
+    let mut v = Validation::new();
+    let category = f.required(&mut v, "category", parse::from_str::<Category>);
+    let severity = f.required(&mut v, "severity", parse::from_str::<Severity>);
+    let score = f.optional(&mut v, "score", |x| {
+        x.as_f64()
+            .filter(|s| (0.0..=1.0).contains(s))
+            .ok_or_else(|| "must be a number from 0 to 1".to_owned())
+    });
+    let source = endpoint(&f, &mut v, "source");
+    let destination = endpoint(&f, &mut v, "destination");
+    let protocol = f.optional(&mut v, "protocol", short_text(16));
+    let service = f.optional(&mut v, "service", short_text(64));
+    let sensor = f.optional(&mut v, "sensor", short_text(128));
+    let summary = f.optional(&mut v, "summary", short_text(1000));
+    let observed_at = f.optional(&mut v, "observed_at", |x| parse_time(parse::string(x)?));
+    f.deny_unknown(
+        &mut v,
+        &[
+            "category", "severity", "score", "source", "destination", "protocol", "service",
+            "sensor", "summary", "observed_at",
+        ],
+    );
+    v.finish()?;
+    Ok(NewAlert {
+        category: category.expect("checked"),
+        severity: severity.expect("checked"),
+        score,
+        source,
+        destination,
+        protocol,
+        service,
+        sensor,
+        summary,
+        observed_at,
+    })
+}
+
+/// What `PUT /alerts/{id}` asks to change. `assignee: null` unassigns.
+pub struct AlertChange {
+    pub version: u64,
+    pub status: Option<AlertStatus>,
+    pub assignee: Option<Option<Username>>,
+    pub note: Option<String>,
+}
+
+pub fn alert_change(body: &Map<String, Value>) -> Result<AlertChange, ApiError> {
+    let f = Fields::new(body);
+    let mut v = Validation::new();
+    let version = f.required(&mut v, "version", |x| {
+        x.as_u64()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| "must be the alert's version, a whole number from 1".to_owned())
+    });
+    let status = f.optional(&mut v, "status", parse::from_str::<AlertStatus>);
+    let assignee = match body.get("assignee") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(_) => f
+            .optional(&mut v, "assignee", |x| {
+                Username::parse(parse::string(x)?).map_err(|e| e.to_string())
+            })
+            .map(Some),
+    };
+    let note = f.optional(&mut v, "note", short_text(MAX_NOTE_CHARS));
+    f.deny_unknown(&mut v, &["version", "status", "assignee", "note"]);
+    if v.is_ok() && status.is_none() && assignee.is_none() && note.is_none() {
+        v.push(FieldError::new("body", "name at least one of status, assignee, note"));
+    }
+    v.finish()?;
+    Ok(AlertChange {
+        version: version.expect("checked"),
+        status,
+        assignee,
+        note,
+    })
+}
+
+/// `POST /alerts/bulk`: one status change for many alerts.
+pub struct BulkChange {
+    pub ids: Vec<AlertId>,
+    pub status: AlertStatus,
+    pub note: Option<String>,
+}
+
+pub fn bulk_change(body: &Map<String, Value>) -> Result<BulkChange, ApiError> {
+    let f = Fields::new(body);
+    let mut v = Validation::new();
+    let ids = f.required(&mut v, "ids", |x| {
+        let items = x.as_array().ok_or("must be an array of alert ids")?;
+        if items.is_empty() || items.len() > MAX_BULK {
+            return Err(format!("must hold 1 to {MAX_BULK} ids"));
+        }
+        let mut ids = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let id = item
+                .as_str()
+                .and_then(|s| s.parse::<AlertId>().ok())
+                .ok_or_else(|| format!("item {i} is not an alert id"))?;
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    });
+    let status = f.required(&mut v, "status", parse::from_str::<AlertStatus>);
+    let note = f.optional(&mut v, "note", short_text(MAX_NOTE_CHARS));
+    f.deny_unknown(&mut v, &["ids", "status", "note"]);
+    v.finish()?;
+    Ok(BulkChange {
+        ids: ids.expect("checked"),
+        status: status.expect("checked"),
+        note,
+    })
+}

@@ -1,0 +1,424 @@
+//! `POST /threat-detection/predict` (alias `POST /predict`): connection records in,
+//! predictions out; threats become (deduplicated) alerts.
+
+use super::{ConnectionRecord, Detector, Prediction};
+use crate::{
+    domain::{Alert, AlertId, AlertStatus, Endpoint, HistoryEntry, ModelRef, Role},
+    http::{ApiError, Authenticator, Caller, FieldError, RawBody, error_chain, parse_object},
+    store::{AlertStore, StoreError},
+};
+use axum::{
+    Json, Router,
+    extract::{DefaultBodyLimit, FromRef, RawQuery, State},
+    http::{HeaderMap, header},
+    routing::post,
+};
+use chrono::Utc;
+use serde::Serialize;
+use serde_json::Value;
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+/// Lambda's synchronous payload limit.
+pub const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
+pub const MAX_RECORDS: usize = 10_000;
+/// A batch of bad records names at most this many problems.
+const MAX_REPORTED_ERRORS: usize = 100;
+
+#[derive(Clone)]
+pub struct PredictState {
+    pub detector: Arc<Detector>,
+    pub alerts: Arc<dyn AlertStore>,
+    pub authenticator: Authenticator,
+    pub dedup_window: Duration,
+}
+
+impl FromRef<PredictState> for Authenticator {
+    fn from_ref(state: &PredictState) -> Self {
+        state.authenticator.clone()
+    }
+}
+
+pub fn router(state: PredictState) -> Router {
+    Router::new()
+        .route("/threat-detection/predict", post(predict))
+        .route("/predict", post(predict))
+        // A little above the limit so that the limit itself gets our clear 413.
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES + 1))
+        .with_state(state)
+}
+
+#[derive(Serialize)]
+pub struct PredictResponse {
+    model: ModelInfo,
+    threshold: f32,
+    novelty_threshold: Option<f32>,
+    predictions: Vec<PredictionView>,
+    summary: Summary,
+}
+
+#[derive(Serialize)]
+struct ModelInfo {
+    name: String,
+    version: String,
+    sha256: String,
+}
+
+#[derive(Serialize)]
+struct PredictionView {
+    index: usize,
+    is_threat: bool,
+    score: f32,
+    category: &'static str,
+    probabilities: HashMap<&'static str, f32>,
+    novelty: f32,
+    severity: Option<&'static str>,
+    alert_id: Option<AlertId>,
+    /// Set when the record's alert could not be stored (nothing was written for it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alert_error: Option<&'static str>,
+}
+
+#[derive(Serialize, Default)]
+struct Summary {
+    records: usize,
+    threats: usize,
+    alerts_created: usize,
+    alerts_updated: usize,
+    alerts_failed: usize,
+}
+
+const CLASS_NAMES: [&str; 5] = ["normal", "dos", "probe", "r2l", "u2r"];
+
+/// The parsed request: records, and whether threats should be stored.
+struct Batch {
+    records: Vec<ConnectionRecord>,
+    store: bool,
+}
+
+async fn predict(
+    State(state): State<PredictState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Result<RawBody, ApiError>,
+) -> Result<Json<PredictResponse>, ApiError> {
+    caller.require(&[Role::Sensor, Role::Analyst, Role::Admin])?;
+    let RawBody(body) = body.map_err(|e| match e {
+        ApiError::PayloadTooLarge { .. } => too_large(),
+        other => other,
+    })?;
+    if body.len() > MAX_BODY_BYTES {
+        return Err(too_large());
+    }
+    let store_param = parse_store_param(query.as_deref())?;
+    let batch = parse_batch(&headers, &body)?;
+    let store = store_param.unwrap_or(true) && batch.store;
+
+    let detector = state.detector.clone();
+    let records = Arc::new(batch.records);
+    let scored = records.clone();
+    // Inference is CPU work: keep it off the async workers.
+    let predictions = tokio::task::spawn_blocking(move || detector.predict(&scored))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+
+    let mut summary = Summary {
+        records: records.len(),
+        threats: predictions.iter().filter(|p| p.is_threat).count(),
+        ..Default::default()
+    };
+    let mut outcomes: HashMap<usize, Result<AlertId, &'static str>> = HashMap::new();
+    if store {
+        store_alerts(&state, &caller, &records, &predictions, &mut outcomes, &mut summary).await;
+    }
+    let schema = state.detector.schema();
+    let predictions = predictions
+        .iter()
+        .enumerate()
+        .map(|(index, p)| {
+            let outcome = outcomes.get(&index);
+            PredictionView {
+                index,
+                is_threat: p.is_threat,
+                score: p.score,
+                category: p.category.map(|c| c.as_str()).unwrap_or("normal"),
+                probabilities: CLASS_NAMES.iter().copied().zip(p.probabilities).collect(),
+                novelty: p.novelty,
+                severity: p.severity.map(|s| s.as_str()),
+                alert_id: outcome.and_then(|o| o.ok()),
+                alert_error: outcome.and_then(|o| o.err()),
+            }
+        })
+        .collect();
+    tracing::info!(
+        records = summary.records,
+        threats = summary.threats,
+        alerts_created = summary.alerts_created,
+        alerts_updated = summary.alerts_updated,
+        alerts_failed = summary.alerts_failed,
+        "records scored"
+    );
+    Ok(Json(PredictResponse {
+        model: ModelInfo {
+            name: schema.model.name.clone(),
+            version: schema.model.version.clone(),
+            sha256: schema.model.sha256.clone(),
+        },
+        threshold: schema.threshold,
+        novelty_threshold: schema.novelty_threshold,
+        predictions,
+        summary,
+    }))
+}
+
+fn too_large() -> ApiError {
+    ApiError::PayloadTooLarge {
+        detail: format!(
+            "a request may carry at most {MAX_RECORDS} records and {MAX_BODY_BYTES} bytes; split the batch"
+        ),
+    }
+}
+
+fn parse_store_param(query: Option<&str>) -> Result<Option<bool>, ApiError> {
+    let mut store = None;
+    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match key.as_ref() {
+            "store" => {
+                store = Some(match value.as_ref() {
+                    "true" | "1" => true,
+                    "false" | "0" => false,
+                    _ => return Err(ApiError::invalid_field("store", "must be true or false")),
+                })
+            }
+            other => {
+                return Err(ApiError::invalid_field(other, "is not a known query parameter"));
+            }
+        }
+    }
+    Ok(store)
+}
+
+fn parse_batch(headers: &HeaderMap, body: &[u8]) -> Result<Batch, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    match content_type.as_deref() {
+        Some("text/csv") => parse_csv(body),
+        None | Some("application/json") | Some("application/x-www-form-urlencoded") => {
+            parse_json(body)
+        }
+        Some(other) => Err(ApiError::UnsupportedMediaType(format!(
+            "send records as application/json or text/csv, not {other}"
+        ))),
+    }
+}
+
+fn parse_json(body: &[u8]) -> Result<Batch, ApiError> {
+    let object = parse_object(body)?;
+    let mut errors = Vec::new();
+    for key in object.keys() {
+        if key != "records" && key != "store" {
+            errors.push(FieldError::new(key.clone(), "is not a known field"));
+        }
+    }
+    let store = match object.get("store") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            errors.push(FieldError::new("store", "must be true or false"));
+            true
+        }
+    };
+    let records = match object.get("records") {
+        Some(Value::Array(items)) => items,
+        Some(_) => {
+            errors.push(FieldError::new("records", "must be an array of records"));
+            return Err(invalid(errors));
+        }
+        None => {
+            errors.push(FieldError::new("records", "is required"));
+            return Err(invalid(errors));
+        }
+    };
+    if records.len() > MAX_RECORDS {
+        return Err(too_large());
+    }
+    if records.is_empty() {
+        errors.push(FieldError::new("records", "must hold at least one record"));
+    }
+    let mut parsed = Vec::with_capacity(records.len());
+    for (index, value) in records.iter().enumerate() {
+        match ConnectionRecord::from_json(value, index) {
+            Ok(record) => parsed.push(record),
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(Batch {
+            records: parsed,
+            store,
+        })
+    } else {
+        Err(invalid(errors))
+    }
+}
+
+fn parse_csv(body: &[u8]) -> Result<Batch, ApiError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError::invalid_field("body", "CSV must be UTF-8 text"))?;
+    let mut records = Vec::new();
+    let mut errors = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        // Blank lines and an optional header line are skipped.
+        if line.is_empty() || (i == 0 && line.starts_with("duration,")) {
+            continue;
+        }
+        if records.len() + errors.len() >= MAX_RECORDS {
+            return Err(too_large());
+        }
+        let index = records.len() + errors.len();
+        match ConnectionRecord::from_csv(line, index, i + 1) {
+            Ok(record) => records.push(record),
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    if records.is_empty() && errors.is_empty() {
+        errors.push(FieldError::new("body", "holds no records"));
+    }
+    if errors.is_empty() {
+        Ok(Batch {
+            records,
+            store: true,
+        })
+    } else {
+        Err(invalid(errors))
+    }
+}
+
+fn invalid(mut errors: Vec<FieldError>) -> ApiError {
+    let total = errors.len();
+    errors.truncate(MAX_REPORTED_ERRORS);
+    let detail = if total > MAX_REPORTED_ERRORS {
+        format!("{total} problems in the records; the first {MAX_REPORTED_ERRORS} are listed")
+    } else {
+        "the records are not valid".to_owned()
+    };
+    ApiError::BadRequest { detail, errors }
+}
+
+/// Groups the batch's threats by dedup key (one write per group, however many records
+/// repeat it), then records each group in the alert store.
+async fn store_alerts(
+    state: &PredictState,
+    caller: &Caller,
+    records: &[ConnectionRecord],
+    predictions: &[Prediction],
+    outcomes: &mut HashMap<usize, Result<AlertId, &'static str>>,
+    summary: &mut Summary,
+) {
+    let schema = state.detector.schema();
+    let now = Utc::now();
+    let mut groups: Vec<(Alert, Vec<usize>)> = Vec::new();
+    let mut by_key: HashMap<String, usize> = HashMap::new();
+    for (index, (record, prediction)) in records.iter().zip(predictions).enumerate() {
+        let (Some(category), Some(severity)) = (prediction.category, prediction.severity) else {
+            continue;
+        };
+        let ctx = &record.context;
+        let sensor = ctx.sensor.clone().or_else(|| {
+            (caller.role == Role::Sensor).then(|| caller.username.to_string())
+        });
+        let source = (ctx.src_ip.is_some() || ctx.src_port.is_some()).then(|| Endpoint {
+            ip: ctx.src_ip,
+            port: ctx.src_port,
+        });
+        let destination = (ctx.dst_ip.is_some() || ctx.dst_port.is_some()).then(|| Endpoint {
+            ip: ctx.dst_ip,
+            port: ctx.dst_port,
+        });
+        let dedup_key = Alert::dedup_key_for(
+            category,
+            sensor.as_deref(),
+            source.as_ref(),
+            destination.as_ref(),
+            Some(&record.service),
+        );
+        let seen = ctx.observed_at.unwrap_or(now);
+        match by_key.get(&dedup_key) {
+            Some(&g) => {
+                let (alert, members) = &mut groups[g];
+                alert.count += 1;
+                alert.last_seen = alert.last_seen.max(seen);
+                alert.severity = alert.severity.max(severity);
+                alert.score = alert.score.map(|s| s.max(f64::from(prediction.score)));
+                members.push(index);
+            }
+            None => {
+                let alert = Alert {
+                    id: AlertId::new(),
+                    created_at: now,
+                    updated_at: now,
+                    last_seen: seen,
+                    category,
+                    severity,
+                    score: Some(f64::from(prediction.score)),
+                    status: AlertStatus::Open,
+                    assignee: None,
+                    source,
+                    destination,
+                    protocol: Some(record.protocol_type.clone()),
+                    service: Some(record.service.clone()),
+                    sensor,
+                    summary: Some(format!(
+                        "{category} traffic detected by {} {}",
+                        schema.model.name, schema.model.version
+                    )),
+                    model: Some(ModelRef {
+                        name: schema.model.name.clone(),
+                        version: schema.model.version.clone(),
+                    }),
+                    dedup_key: dedup_key.clone(),
+                    count: 1,
+                    history: vec![HistoryEntry {
+                        at: now,
+                        by: caller.username.to_string(),
+                        action: "created".into(),
+                        from: None,
+                        to: Some(AlertStatus::Open.as_str().into()),
+                        note: None,
+                    }],
+                    version: 1,
+                };
+                by_key.insert(dedup_key, groups.len());
+                groups.push((alert, vec![index]));
+            }
+        }
+    }
+    for (candidate, members) in groups {
+        let outcome = match state.alerts.record_detection(&candidate, state.dedup_window).await {
+            Ok(detection) => {
+                if detection.created {
+                    summary.alerts_created += 1;
+                } else {
+                    summary.alerts_updated += 1;
+                }
+                Ok(detection.alert.id)
+            }
+            Err(e) => {
+                summary.alerts_failed += 1;
+                log_store_failure(&e);
+                Err("the alert could not be stored; nothing was written for it, resend the record")
+            }
+        };
+        for index in members {
+            outcomes.insert(index, outcome);
+        }
+    }
+}
+
+fn log_store_failure(e: &StoreError) {
+    tracing::error!(error = %error_chain(e), "storing a detected threat failed");
+}

@@ -1,0 +1,371 @@
+//! `ConnectionRecord`: one network connection as the model sees it — the 41 NSL-KDD
+//! features — plus optional context the model ignores but alerts carry.
+
+use crate::http::{FieldError, Fields, Validation};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use std::net::IpAddr;
+
+/// What a feature may hold; checked when a record is parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeatureKind {
+    /// A string; unseen values are fine (they go to the model's "other" bucket).
+    Categorical,
+    /// A non-negative number (bytes, counts, seconds).
+    Count,
+    /// A fraction from 0 to 1.
+    Rate,
+    /// 0 or 1 (JSON `true`/`false` accepted too).
+    Flag,
+}
+
+use FeatureKind::*;
+
+/// The 41 features in NSL-KDD column order (the order of a CSV line).
+pub const FEATURES: [(&str, FeatureKind); 41] = [
+    ("duration", Count),
+    ("protocol_type", Categorical),
+    ("service", Categorical),
+    ("flag", Categorical),
+    ("src_bytes", Count),
+    ("dst_bytes", Count),
+    ("land", Flag),
+    ("wrong_fragment", Count),
+    ("urgent", Count),
+    ("hot", Count),
+    ("num_failed_logins", Count),
+    ("logged_in", Flag),
+    ("num_compromised", Count),
+    ("root_shell", Count),
+    ("su_attempted", Count),
+    ("num_root", Count),
+    ("num_file_creations", Count),
+    ("num_shells", Count),
+    ("num_access_files", Count),
+    ("num_outbound_cmds", Count),
+    ("is_host_login", Flag),
+    ("is_guest_login", Flag),
+    ("count", Count),
+    ("srv_count", Count),
+    ("serror_rate", Rate),
+    ("srv_serror_rate", Rate),
+    ("rerror_rate", Rate),
+    ("srv_rerror_rate", Rate),
+    ("same_srv_rate", Rate),
+    ("diff_srv_rate", Rate),
+    ("srv_diff_host_rate", Rate),
+    ("dst_host_count", Count),
+    ("dst_host_srv_count", Count),
+    ("dst_host_same_srv_rate", Rate),
+    ("dst_host_diff_srv_rate", Rate),
+    ("dst_host_same_src_port_rate", Rate),
+    ("dst_host_srv_diff_host_rate", Rate),
+    ("dst_host_serror_rate", Rate),
+    ("dst_host_srv_serror_rate", Rate),
+    ("dst_host_rerror_rate", Rate),
+    ("dst_host_srv_rerror_rate", Rate),
+];
+
+/// The optional context fields of a JSON record.
+pub const CONTEXT_FIELDS: [&str; 6] = ["src_ip", "dst_ip", "src_port", "dst_port", "sensor", "observed_at"];
+
+/// Longest accepted categorical value; real ones are a few characters.
+const MAX_CATEGORY_CHARS: usize = 64;
+
+/// Where a connection came from and went to; none of it is fed to the model.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecordContext {
+    pub src_ip: Option<IpAddr>,
+    pub dst_ip: Option<IpAddr>,
+    pub src_port: Option<u16>,
+    pub dst_port: Option<u16>,
+    pub sensor: Option<String>,
+    pub observed_at: Option<DateTime<Utc>>,
+}
+
+/// One parsed, valid connection record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectionRecord {
+    /// The 38 numeric features, in [`FEATURES`] order with the categoricals left out.
+    pub numeric: [f64; 38],
+    pub protocol_type: String,
+    pub service: String,
+    pub flag: String,
+    pub context: RecordContext,
+}
+
+impl ConnectionRecord {
+    /// The value of a numeric feature by name (`None` for categoricals and unknowns).
+    pub fn numeric_by_name(&self, name: &str) -> Option<f64> {
+        numeric_index(name).map(|i| self.numeric[i])
+    }
+
+    /// Parses a JSON object with named fields. `index` is the record's position in the
+    /// request, reported with every error.
+    pub fn from_json(value: &Value, index: usize) -> Result<Self, Vec<FieldError>> {
+        let prefix = format!("records[{index}].");
+        let Some(map) = value.as_object() else {
+            return Err(vec![
+                FieldError::new(format!("records[{index}]"), "must be a JSON object").at(index),
+            ]);
+        };
+        parse_object(map, prefix, index)
+    }
+
+    /// Parses one CSV line in NSL-KDD column order; trailing extra columns (a label, a
+    /// difficulty score) are ignored. `line_no` is 1-based, `index` the record's index.
+    pub fn from_csv(line: &str, index: usize, line_no: usize) -> Result<Self, Vec<FieldError>> {
+        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+        if cells.len() < FEATURES.len() {
+            return Err(vec![
+                FieldError::new(
+                    format!("line {line_no}"),
+                    format!(
+                        "has {} columns; a record needs the 41 NSL-KDD features",
+                        cells.len()
+                    ),
+                )
+                .at(index),
+            ]);
+        }
+        let mut errors = Vec::new();
+        let mut numeric = [0.0; 38];
+        let mut categorical: [String; 3] = Default::default();
+        let (mut n, mut c) = (0, 0);
+        for ((name, kind), cell) in FEATURES.iter().zip(&cells) {
+            let field = format!("line {line_no}: {name}");
+            match kind {
+                Categorical => {
+                    match check_category(cell) {
+                        Ok(v) => categorical[c] = v,
+                        Err(m) => errors.push(FieldError::new(field, m).at(index)),
+                    }
+                    c += 1;
+                }
+                kind => {
+                    match cell.parse::<f64>() {
+                        Ok(x) => match check_number(*kind, x) {
+                            Ok(x) => numeric[n] = x,
+                            Err(m) => errors.push(FieldError::new(field, m).at(index)),
+                        },
+                        Err(_) => {
+                            errors.push(FieldError::new(field, format!("{cell:?} is not a number")).at(index))
+                        }
+                    }
+                    n += 1;
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let [protocol_type, service, flag] = categorical;
+        Ok(Self {
+            numeric,
+            protocol_type,
+            service,
+            flag,
+            context: RecordContext::default(),
+        })
+    }
+}
+
+fn numeric_index(name: &str) -> Option<usize> {
+    FEATURES
+        .iter()
+        .filter(|(_, kind)| *kind != Categorical)
+        .position(|(n, _)| *n == name)
+}
+
+fn check_number(kind: FeatureKind, x: f64) -> Result<f64, String> {
+    if !x.is_finite() {
+        return Err("must be a finite number".into());
+    }
+    match kind {
+        Count if x < 0.0 => Err("must not be negative".into()),
+        Rate if !(0.0..=1.0).contains(&x) => Err("must be between 0 and 1".into()),
+        Flag if x != 0.0 && x != 1.0 => Err("must be 0 or 1".into()),
+        _ => Ok(x),
+    }
+}
+
+fn check_category(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if s.chars().count() > MAX_CATEGORY_CHARS {
+        return Err(format!("must be at most {MAX_CATEGORY_CHARS} characters"));
+    }
+    Ok(s.to_owned())
+}
+
+fn parse_object(map: &Map<String, Value>, prefix: String, index: usize) -> Result<ConnectionRecord, Vec<FieldError>> {
+    let fields = Fields::nested(map, prefix, Some(index));
+    let mut v = Validation::new();
+    let mut numeric = [0.0; 38];
+    let mut categorical: [String; 3] = Default::default();
+    let (mut n, mut c) = (0, 0);
+    for (name, kind) in FEATURES {
+        match kind {
+            Categorical => {
+                if let Some(s) = fields.required(&mut v, name, |x| {
+                    check_category(x.as_str().ok_or("must be a string")?)
+                }) {
+                    categorical[c] = s;
+                }
+                c += 1;
+            }
+            kind => {
+                if let Some(x) = fields.required(&mut v, name, |x| {
+                    let number = match x {
+                        Value::Number(num) => num.as_f64().ok_or("must be a number")?,
+                        Value::Bool(b) if kind == Flag => f64::from(u8::from(*b)),
+                        _ => return Err("must be a number".to_owned()),
+                    };
+                    check_number(kind, number)
+                }) {
+                    numeric[n] = x;
+                }
+                n += 1;
+            }
+        }
+    }
+    let ip = |x: &Value| -> Result<IpAddr, String> {
+        x.as_str()
+            .ok_or("must be a string")?
+            .parse()
+            .map_err(|_| "must be an IPv4 or IPv6 address".to_owned())
+    };
+    let port = |x: &Value| -> Result<u16, String> {
+        x.as_u64()
+            .and_then(|p| u16::try_from(p).ok())
+            .ok_or_else(|| "must be a port number from 0 to 65535".to_owned())
+    };
+    let context = RecordContext {
+        src_ip: fields.optional(&mut v, "src_ip", ip),
+        dst_ip: fields.optional(&mut v, "dst_ip", ip),
+        src_port: fields.optional(&mut v, "src_port", port),
+        dst_port: fields.optional(&mut v, "dst_port", port),
+        sensor: fields.optional(&mut v, "sensor", |x| {
+            let s = x.as_str().ok_or("must be a string")?;
+            if s.is_empty() || s.chars().count() > 128 {
+                return Err("must be 1 to 128 characters".to_owned());
+            }
+            Ok(s.to_owned())
+        }),
+        observed_at: fields.optional(&mut v, "observed_at", |x| {
+            DateTime::parse_from_rfc3339(x.as_str().ok_or("must be a string")?)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| "must be an RFC 3339 date-time".to_owned())
+        }),
+    };
+    let known: Vec<&str> = FEATURES
+        .iter()
+        .map(|(name, _)| *name)
+        .chain(CONTEXT_FIELDS)
+        // NSL-KDD exports often carry these two; they are not features.
+        .chain(["label", "difficulty"])
+        .collect();
+    fields.deny_unknown(&mut v, &known);
+    if !v.is_ok() {
+        return Err(v.into_errors());
+    }
+    let [protocol_type, service, flag] = categorical;
+    Ok(ConnectionRecord {
+        numeric,
+        protocol_type,
+        service,
+        flag,
+        context,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A plausible synthetic record (not a data set row).
+    pub fn synthetic() -> Value {
+        let mut map = Map::new();
+        for (name, kind) in FEATURES {
+            let value = match kind {
+                Categorical => json!(match name {
+                    "protocol_type" => "tcp",
+                    "service" => "http",
+                    _ => "SF",
+                }),
+                Count => json!(3),
+                Rate => json!(0.25),
+                Flag => json!(1),
+            };
+            map.insert(name.to_owned(), value);
+        }
+        Value::Object(map)
+    }
+
+    fn csv(record: &Value) -> String {
+        FEATURES
+            .iter()
+            .map(|(name, _)| match &record[name] {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    #[test]
+    fn json_and_csv_parse_to_the_same_record() {
+        let json = ConnectionRecord::from_json(&synthetic(), 0).unwrap();
+        let line = format!("{},normal,21", csv(&synthetic()));
+        let from_csv = ConnectionRecord::from_csv(&line, 0, 1).unwrap();
+        assert_eq!(json, from_csv);
+        assert_eq!(json.numeric_by_name("src_bytes"), Some(3.0));
+        assert_eq!(json.service, "http");
+    }
+
+    #[test]
+    fn errors_name_the_record_and_field() {
+        let mut bad = synthetic();
+        bad["serror_rate"] = json!(1.5);
+        bad["src_bytes"] = json!(-1);
+        bad["service"] = json!(7);
+        bad.as_object_mut().unwrap().remove("duration");
+        let errors = ConnectionRecord::from_json(&bad, 4).unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "records[4].duration",
+                "records[4].service",
+                "records[4].src_bytes",
+                "records[4].serror_rate"
+            ]
+        );
+        assert!(errors.iter().all(|e| e.index == Some(4)));
+    }
+
+    #[test]
+    fn csv_rejects_short_lines_and_non_finite_numbers() {
+        assert!(ConnectionRecord::from_csv("0,tcp,http", 0, 1).is_err());
+        let line = csv(&synthetic()).replacen("3", "NaN", 1);
+        let errors = ConnectionRecord::from_csv(&line, 2, 3).unwrap_err();
+        assert_eq!(errors[0].field, "line 3: duration");
+        assert_eq!(errors[0].index, Some(2));
+    }
+
+    #[test]
+    fn context_is_parsed_and_checked() {
+        let mut r = synthetic();
+        r["src_ip"] = json!("10.0.0.5");
+        r["dst_port"] = json!(80);
+        r["observed_at"] = json!("2026-11-26T10:00:00Z");
+        let record = ConnectionRecord::from_json(&r, 0).unwrap();
+        assert_eq!(record.context.src_ip, Some("10.0.0.5".parse().unwrap()));
+        r["src_ip"] = json!("10.0.0.500");
+        r["dst_port"] = json!(70000);
+        let errors = ConnectionRecord::from_json(&r, 0).unwrap_err();
+        assert_eq!(errors.len(), 2);
+    }
+}

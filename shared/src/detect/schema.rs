@@ -1,0 +1,74 @@
+//! The feature contract written by the training pipeline (`model/feature_schema.json`)
+//! and read here at compile time, so training and serving cannot drift apart.
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FeatureSchema {
+    pub schema_version: u32,
+    pub model: ModelInfo,
+    pub training_data: TrainingData,
+    pub numeric: Vec<NumericFeature>,
+    pub categorical: Vec<CategoricalFeature>,
+    pub feature_count: usize,
+    pub classes: Vec<String>,
+    pub threshold: f32,
+    pub novelty_threshold: Option<f32>,
+    pub inputs: Names,
+    pub outputs: Outputs,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ModelInfo {
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TrainingData {
+    pub file: String,
+    pub sha256: String,
+    pub records: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transform {
+    Identity,
+    Log1p,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct NumericFeature {
+    pub name: String,
+    pub transform: Transform,
+    pub mean: f64,
+    pub std: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CategoricalFeature {
+    pub name: String,
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Names {
+    pub features: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Outputs {
+    pub class_probabilities: String,
+    pub novelty: String,
+}
+
+/// The schema bundled with this build.
+pub const BUNDLED_SCHEMA: &str = include_str!("../../../model/feature_schema.json");
+
+impl FeatureSchema {
+    pub fn bundled() -> Result<Self, serde_json::Error> {
+        serde_json::from_str(BUNDLED_SCHEMA)
+    }
+}

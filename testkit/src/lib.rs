@@ -1,0 +1,209 @@
+//! A minimal Lambda Runtime API (the HTTP interface the Lambda service offers a
+//! function's runtime), so tests can run a function's real binary — `main`, config,
+//! clients and the lambda_runtime loop included — and feed it events one at a time.
+//!
+//! Only what a function uses is implemented: `invocation/next`, `.../response`,
+//! `.../error` and `init/error`.
+
+pub mod records;
+
+use axum::{
+    Router,
+    extract::{Path, State},
+    http::{HeaderMap, HeaderValue, StatusCode},
+    response::IntoResponse,
+    routing::{get, post},
+};
+use serde_json::Value;
+use std::{
+    collections::HashMap,
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+use tokio::sync::{Mutex as AsyncMutex, mpsc, oneshot};
+
+/// What the function answered to one event.
+#[derive(Debug)]
+pub enum Outcome {
+    Response(Value),
+    Error(Value),
+}
+
+type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<Outcome>>>>;
+
+#[derive(Clone)]
+struct Shared {
+    events: Arc<AsyncMutex<mpsc::Receiver<(String, Value)>>>,
+    waiters: Waiters,
+    init_error: Arc<Mutex<Option<Value>>>,
+}
+
+pub struct RuntimeApi {
+    addr: String,
+    events: mpsc::Sender<(String, Value)>,
+    waiters: Waiters,
+    init_error: Arc<Mutex<Option<Value>>>,
+    child: Option<Child>,
+    next_id: u64,
+}
+
+impl RuntimeApi {
+    /// Starts the emulator on a free loopback port.
+    pub async fn start() -> Self {
+        let (tx, rx) = mpsc::channel(16);
+        let shared = Shared {
+            events: Arc::new(AsyncMutex::new(rx)),
+            waiters: Arc::default(),
+            init_error: Arc::default(),
+        };
+        let app = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+            .route("/2018-06-01/runtime/init/error", post(init_error))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self {
+            addr,
+            events: tx,
+            waiters: shared.waiters,
+            init_error: shared.init_error,
+            child: None,
+            next_id: 0,
+        }
+    }
+
+    /// Spawns a function binary pointed at this emulator, with Lambda's environment
+    /// plus `env`.
+    pub fn spawn_function(&mut self, binary: &str, name: &str, env: &[(&str, &str)]) {
+        let mut command = Command::new(binary);
+        command
+            .env("AWS_LAMBDA_RUNTIME_API", &self.addr)
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+            .stdin(Stdio::null())
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        self.child = Some(command.spawn().expect("spawn the function binary"));
+    }
+
+    /// Sends one event and waits for the function's answer.
+    pub async fn invoke(&mut self, event: Value) -> Outcome {
+        self.next_id += 1;
+        let id = format!("req-{}", self.next_id);
+        let (tx, rx) = oneshot::channel();
+        self.waiters.lock().unwrap().insert(id.clone(), tx);
+        self.events.send((id, event)).await.unwrap();
+        match tokio::time::timeout(Duration::from_secs(30), rx).await {
+            Ok(Ok(outcome)) => outcome,
+            _ => panic!(
+                "the function did not answer in 30 s (init error: {:?})",
+                self.init_error.lock().unwrap()
+            ),
+        }
+    }
+}
+
+impl Drop for RuntimeApi {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+async fn next(State(shared): State<Shared>) -> impl IntoResponse {
+    let Some((id, event)) = shared.events.lock().await.recv().await else {
+        return (StatusCode::GONE, HeaderMap::new(), String::new());
+    };
+    let deadline = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        + 30_000;
+    let mut headers = HeaderMap::new();
+    headers.insert("lambda-runtime-aws-request-id", HeaderValue::from_str(&id).unwrap());
+    headers.insert("lambda-runtime-deadline-ms", HeaderValue::from(deadline as u64));
+    headers.insert(
+        "lambda-runtime-invoked-function-arn",
+        HeaderValue::from_static("arn:aws:lambda:us-east-1:123456789012:function:test"),
+    );
+    headers.insert(
+        "lambda-runtime-trace-id",
+        HeaderValue::from_static("Root=1-00000000-000000000000000000000000;Sampled=0"),
+    );
+    (StatusCode::OK, headers, event.to_string())
+}
+
+fn finish(shared: &Shared, id: &str, outcome: Outcome) -> StatusCode {
+    if let Some(waiter) = shared.waiters.lock().unwrap().remove(id) {
+        let _ = waiter.send(outcome);
+    }
+    StatusCode::ACCEPTED
+}
+
+async fn response(State(shared): State<Shared>, Path(id): Path<String>, body: String) -> StatusCode {
+    let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+    finish(&shared, &id, Outcome::Response(value))
+}
+
+async fn error(State(shared): State<Shared>, Path(id): Path<String>, body: String) -> StatusCode {
+    let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+    finish(&shared, &id, Outcome::Error(value))
+}
+
+async fn init_error(State(shared): State<Shared>, body: String) -> StatusCode {
+    *shared.init_error.lock().unwrap() = Some(serde_json::from_str(&body).unwrap_or(Value::String(body)));
+    StatusCode::ACCEPTED
+}
+
+/// Reads `events/<path>` from the repository root, with `{{token}}` replaced.
+pub fn fixture(path: &str, token: &str) -> String {
+    let full = format!("{}/../events/{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&full)
+        .unwrap_or_else(|e| panic!("{full}: {e}"))
+        .replace("{{token}}", token)
+}
+
+/// Whether the tests that need moto (DynamoDB, SNS, SQS over the wire) can run.
+/// `make test` starts moto and sets `VIGIL_TEST_AWS`; in CI its absence is a failure.
+pub fn aws_available() -> bool {
+    if std::env::var("VIGIL_TEST_AWS").is_ok() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").is_err(),
+        "CI must run the tests against moto: run `make test`"
+    );
+    eprintln!("skipped: no moto endpoint (run `make test`)");
+    false
+}
+
+/// Fresh, uniquely named DynamoDB tables at `AWS_ENDPOINT_URL` (moto), or `None` when
+/// the tests run without moto (see [`aws_available`]).
+pub async fn dynamo_tables() -> Option<vigil::config::TableNames> {
+    if !aws_available() {
+        return None;
+    }
+    let aws = aws_config::load_from_env().await;
+    let client = aws_sdk_dynamodb::Client::new(&aws);
+    let run = ulid::Ulid::new().to_string().to_lowercase();
+    let tables = vigil::config::TableNames {
+        users: format!("users-{run}"),
+        alerts: format!("alerts-{run}"),
+    };
+    vigil::store::dynamodb::create_tables(&client, &tables)
+        .await
+        .expect("create tables");
+    Some(tables)
+}

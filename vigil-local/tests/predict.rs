@@ -1,0 +1,245 @@
+//! POST /threat-detection/predict, end to end through a spawned server.
+
+mod common;
+
+use common::{TestApp, fields, problem};
+use serde_json::{Value, json};
+use vigil_testkit::records::{csv_line, syn_flood, web_browsing, with_context};
+
+fn flood_from(ip: &str) -> Value {
+    with_context(
+        syn_flood(),
+        json!({"src_ip": ip, "dst_ip": "10.0.0.9", "dst_port": 80, "sensor": "edge-1"}),
+    )
+}
+
+#[tokio::test]
+async fn json_records_get_one_prediction_each() {
+    let app = TestApp::spawn().await;
+    let analyst = app.user_token("ana", "analyst").await;
+
+    let response = app
+        .predict_json(&analyst, json!({"records": [web_browsing(), syn_flood()], "store": false}))
+        .await;
+
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["model"]["name"], "vigil-nslkdd-mlp");
+    assert_eq!(body["model"]["sha256"].as_str().unwrap().len(), 64);
+    let predictions = body["predictions"].as_array().unwrap();
+    assert_eq!(predictions.len(), 2);
+    for (i, p) in predictions.iter().enumerate() {
+        assert_eq!(p["index"], i);
+        let total: f64 = p["probabilities"].as_object().unwrap().values().map(|v| v.as_f64().unwrap()).sum();
+        assert!((total - 1.0).abs() < 1e-3, "probabilities sum to 1: {p}");
+        assert!(p["alert_id"].is_null());
+    }
+    assert_eq!(predictions[0]["is_threat"], false, "{}", predictions[0]);
+    assert_eq!(predictions[0]["category"], "normal");
+    assert_eq!(predictions[1]["is_threat"], true, "{}", predictions[1]);
+    assert_eq!(predictions[1]["category"], "dos");
+    assert_eq!(body["summary"]["records"], 2);
+    assert_eq!(body["summary"]["threats"], 1);
+}
+
+#[tokio::test]
+async fn csv_records_with_a_header_and_labels_score_like_json() {
+    let app = TestApp::spawn().await;
+    let sensor = app.user_token("edge-1", "sensor").await;
+    let header = "duration,protocol_type,service,flag";
+    let csv = format!(
+        "{header}\n{},normal,21\n{},neptune,21\n",
+        csv_line(&web_browsing()),
+        csv_line(&syn_flood())
+    );
+
+    let from_csv: Value = app.predict_csv(&sensor, csv).await.json().await.unwrap();
+    let from_json: Value = app
+        .predict_json(&sensor, json!({"records": [web_browsing(), syn_flood()], "store": false}))
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    for i in 0..2 {
+        assert_eq!(from_csv["predictions"][i]["score"], from_json["predictions"][i]["score"]);
+    }
+}
+
+#[tokio::test]
+async fn threats_become_alerts_and_repeats_aggregate() {
+    let app = TestApp::spawn().await;
+    let sensor = app.user_token("edge-1", "sensor").await;
+    let batch = json!({"records": [flood_from("192.0.2.7"), flood_from("192.0.2.7"), web_browsing(), flood_from("192.0.2.7")]});
+
+    let first: Value = app.predict_json(&sensor, batch.clone()).await.json().await.unwrap();
+    let second: Value = app.predict_json(&sensor, batch).await.json().await.unwrap();
+
+    assert_eq!(first["summary"]["alerts_created"], 1);
+    assert_eq!(second["summary"]["alerts_created"], 0);
+    assert_eq!(second["summary"]["alerts_updated"], 1);
+    let id = first["predictions"][0]["alert_id"].as_str().unwrap();
+    assert_eq!(second["predictions"][3]["alert_id"], id);
+    assert!(first["predictions"][2]["alert_id"].is_null());
+    let alert = app
+        .services
+        .stores
+        .alerts
+        .get(id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(alert.count, 6);
+    assert_eq!(alert.category.as_str(), "dos");
+    assert_eq!(alert.sensor.as_deref(), Some("edge-1"));
+    assert_eq!(alert.source.unwrap().ip.unwrap().to_string(), "192.0.2.7");
+}
+
+#[tokio::test]
+async fn store_false_in_the_query_scores_without_storing() {
+    let app = TestApp::spawn().await;
+    let analyst = app.user_token("ana", "analyst").await;
+    let response = app
+        .client
+        .post(app.url("/threat-detection/predict?store=false"))
+        .bearer_auth(&analyst)
+        .json(&json!({"records": [syn_flood()]}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["summary"]["threats"], 1);
+    assert!(body["predictions"][0]["alert_id"].is_null());
+}
+
+#[tokio::test]
+async fn the_short_alias_answers_too() {
+    let app = TestApp::spawn().await;
+    let analyst = app.user_token("ana", "analyst").await;
+    let response = app
+        .client
+        .post(app.url("/predict"))
+        .bearer_auth(&analyst)
+        .json(&json!({"records": [web_browsing()], "store": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn bad_records_are_400_naming_record_and_field() {
+    let app = TestApp::spawn().await;
+    let analyst = app.user_token("ana", "analyst").await;
+    let mut bad = syn_flood();
+    bad["serror_rate"] = json!(1.5);
+    bad["src_bytes"] = json!(-3);
+    let mut missing = web_browsing();
+    missing.as_object_mut().unwrap().remove("flag");
+
+    let response = app
+        .predict_json(&analyst, json!({"records": [web_browsing(), bad, missing]}))
+        .await;
+
+    let body = problem(response, 400).await;
+    assert_eq!(
+        fields(&body),
+        ["records[1].src_bytes", "records[1].serror_rate", "records[2].flag"]
+    );
+    assert_eq!(body["errors"][0]["index"], 1);
+    assert_eq!(body["errors"][2]["index"], 2);
+    // Nothing was stored for a rejected batch.
+    let page = app
+        .services
+        .stores
+        .alerts
+        .list(&vigil::store::AlertQuery { limit: 10, ..Default::default() })
+        .await
+        .unwrap();
+    assert!(page.items.is_empty());
+}
+
+#[tokio::test]
+async fn bad_csv_lines_are_400_naming_line_and_field() {
+    let app = TestApp::spawn().await;
+    let analyst = app.user_token("ana", "analyst").await;
+    let broken = csv_line(&web_browsing()).replacen("tcp", "tcp,extra", 1);
+    let short = "0,tcp,http,SF".to_owned();
+
+    let body = problem(app.predict_csv(&analyst, format!("{broken}\n{short}\n")).await, 400).await;
+
+    assert_eq!(fields(&body), ["line 1: src_bytes", "line 2"]);
+}
+
+#[tokio::test]
+async fn malformed_requests_are_rejected_clearly() {
+    let app = TestApp::spawn().await;
+    let analyst = app.user_token("ana", "analyst").await;
+
+    let empty = app.predict_json(&analyst, json!({"records": []})).await;
+    let not_array = app.predict_json(&analyst, json!({"records": {}})).await;
+    let not_object = app.predict_json(&analyst, json!({"records": [42]})).await;
+    let bad_store = app
+        .client
+        .post(app.url("/threat-detection/predict?store=maybe"))
+        .bearer_auth(&analyst)
+        .json(&json!({"records": [web_browsing()]}))
+        .send()
+        .await
+        .unwrap();
+    let xml = app
+        .client
+        .post(app.url("/threat-detection/predict"))
+        .bearer_auth(&analyst)
+        .header("content-type", "application/xml")
+        .body("<records/>")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(fields(&problem(empty, 400).await), ["records"]);
+    assert_eq!(fields(&problem(not_array, 400).await), ["records"]);
+    assert_eq!(fields(&problem(not_object, 400).await), ["records[0]"]);
+    assert_eq!(fields(&problem(bad_store, 400).await), ["store"]);
+    problem(xml, 415).await;
+}
+
+#[tokio::test]
+async fn oversized_batches_are_413() {
+    let app = TestApp::spawn().await;
+    let analyst = app.user_token("ana", "analyst").await;
+    let line = csv_line(&web_browsing());
+    let too_many = format!("{line}\n").repeat(10_001);
+    let too_big = format!("{line},{}\n", "x".repeat(7 * 1024 * 1024));
+
+    let body = problem(app.predict_csv(&analyst, too_many).await, 413).await;
+    assert!(body["detail"].as_str().unwrap().contains("10000 records"));
+    problem(app.predict_csv(&analyst, too_big).await, 413).await;
+}
+
+#[tokio::test]
+async fn a_full_batch_of_ten_thousand_is_scored() {
+    let app = TestApp::spawn().await;
+    let analyst = app.user_token("ana", "analyst").await;
+    let line = csv_line(&web_browsing());
+    let response = app
+        .client
+        .post(app.url("/threat-detection/predict?store=false"))
+        .bearer_auth(&analyst)
+        .header("content-type", "text/csv")
+        .body(format!("{line}\n").repeat(10_000))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["summary"]["records"], 10_000);
+}
+
+#[tokio::test]
+async fn viewers_and_anonymous_callers_cannot_predict() {
+    let app = TestApp::spawn().await;
+    let viewer = app.user_token("vic", "viewer").await;
+    let body = json!({"records": [web_browsing()]});
+    problem(app.predict_json(&viewer, body.clone()).await, 403).await;
+    problem(app.predict_json("", body).await, 401).await;
+}
