@@ -52,6 +52,9 @@ lint:
 fmt:
 	cargo fmt --all
 
+bench:
+	cargo bench -p vigil-shared --features detect --bench predict
+
 sam-build: $(VENV)/.installed
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" sam build
 

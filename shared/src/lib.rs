@@ -14,6 +14,8 @@ pub mod config;
 pub mod detect;
 pub mod domain;
 pub mod http;
+#[cfg(feature = "notify")]
+pub mod notify;
 pub mod store;
 pub mod telemetry;
 pub mod startup;

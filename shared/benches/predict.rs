@@ -1,0 +1,110 @@
+//! Throughput of the predict path: parse (JSON or CSV) + features + inference, for
+//! batches of 1, 100 and 10,000 synthetic records. `make bench` runs it in release mode.
+//!
+//! The records are generated here (a fixed pseudo-random sequence), not taken from a
+//! data set.
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use serde_json::{Map, Value, json};
+use std::hint::black_box;
+use vigil::detect::{ConnectionRecord, Detector, FEATURES, FeatureKind};
+
+/// A small deterministic generator, so every run scores the same records.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> f64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn synthetic(n: usize) -> Vec<Value> {
+    let mut rng = Lcg(42);
+    let protocols = ["tcp", "udp", "icmp"];
+    let services = ["http", "private", "smtp", "ftp_data", "domain_u", "ecr_i", "other"];
+    let flags = ["SF", "S0", "REJ", "RSTO"];
+    (0..n)
+        .map(|_| {
+            let mut m = Map::new();
+            for (name, kind) in FEATURES {
+                let pick = |xs: &[&str], r: f64| json!(xs[(r * xs.len() as f64) as usize % xs.len()]);
+                let r = rng.next();
+                let v = match (kind, name) {
+                    (FeatureKind::Categorical, "protocol_type") => pick(&protocols, r),
+                    (FeatureKind::Categorical, "service") => pick(&services, r),
+                    (FeatureKind::Categorical, _) => pick(&flags, r),
+                    (FeatureKind::Count, _) => json!((r * r * 5000.0).floor()),
+                    (FeatureKind::Rate, _) => json!((r * 100.0).round() / 100.0),
+                    (FeatureKind::Flag, _) => json!(u8::from(r > 0.5)),
+                };
+                m.insert(name.to_owned(), v);
+            }
+            Value::Object(m)
+        })
+        .collect()
+}
+
+fn csv(records: &[Value]) -> String {
+    let mut out = String::new();
+    for r in records {
+        let line: Vec<String> = FEATURES
+            .iter()
+            .map(|(name, _)| match &r[name] {
+                Value::String(s) => s.clone(),
+                v => v.to_string(),
+            })
+            .collect();
+        out.push_str(&line.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+fn bench(c: &mut Criterion) {
+    let detector = Detector::bundled().expect("bundled model");
+    let mut group = c.benchmark_group("predict");
+    for n in [1usize, 100, 10_000] {
+        let records = synthetic(n);
+        let body = serde_json::to_vec(&json!({ "records": records })).unwrap();
+        let text = csv(&records);
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::new("json", n), &body, |b, body| {
+            b.iter(|| {
+                let v: Value = serde_json::from_slice(body).unwrap();
+                let parsed: Vec<ConnectionRecord> = v["records"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| ConnectionRecord::from_json(r, i).unwrap())
+                    .collect();
+                black_box(detector.predict(&parsed).unwrap())
+            })
+        });
+        group.bench_with_input(BenchmarkId::new("csv", n), &text, |b, text| {
+            b.iter(|| {
+                let parsed: Vec<ConnectionRecord> = text
+                    .lines()
+                    .enumerate()
+                    .map(|(i, l)| ConnectionRecord::from_csv(l, i, i + 1).unwrap())
+                    .collect();
+                black_box(detector.predict(&parsed).unwrap())
+            })
+        });
+        let parsed: Vec<ConnectionRecord> = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| ConnectionRecord::from_json(r, i).unwrap())
+            .collect();
+        group.bench_with_input(BenchmarkId::new("inference_only", n), &parsed, |b, parsed| {
+            b.iter(|| black_box(detector.predict(parsed).unwrap()))
+        });
+    }
+    group.finish();
+
+    c.bench_function("model_load", |b| b.iter(|| black_box(Detector::bundled().unwrap())));
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

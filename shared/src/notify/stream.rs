@@ -1,0 +1,74 @@
+use super::{Notification, Publisher};
+use crate::{domain::Alert, http::error_chain};
+use aws_lambda_events::event::{
+    dynamodb::{Event, EventRecord, StreamRecord},
+    streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse},
+};
+
+fn alert_from(image: &serde_dynamo::Item) -> Option<Result<Alert, serde_dynamo::Error>> {
+    if image.is_empty() {
+        return None;
+    }
+    let is_alert = matches!(
+        image.get("kind"),
+        Some(serde_dynamo::AttributeValue::S(kind)) if kind == "alert"
+    );
+    is_alert.then(|| serde_dynamo::from_item(image.clone()))
+}
+
+/// Publishes a notification for each stream record that needs one, in order.
+///
+/// On the first failure it stops and reports that record (and so, implicitly, the
+/// rest of the batch) as failed: Lambda retries from there, keeping order per alert.
+/// Records that are not alerts (dedup pointers, counters) are skipped; a record that
+/// cannot be decoded is logged and skipped, since retrying cannot fix it.
+pub async fn handle_stream(event: Event, publisher: &dyn Publisher) -> DynamoDbEventResponse {
+    let mut response = DynamoDbEventResponse::default();
+    for record in event.records {
+        let old = alert_from(&record.change.old_image);
+        let new = alert_from(&record.change.new_image);
+        let (old, new) = match (old.transpose(), new.transpose()) {
+            (Ok(old), Ok(new)) => (old, new),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!(event_id = %record.event_id, error = %e, "undecodable alert image skipped");
+                continue;
+            }
+        };
+        let Some(notification) = Notification::for_change(old.as_ref(), new.as_ref()) else {
+            continue;
+        };
+        if let Err(e) = publisher.publish(&notification).await {
+            tracing::warn!(
+                message_id = %notification.message_id,
+                error = %error_chain(&e),
+                "publish failed; the record will be retried"
+            );
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = record.change.sequence_number.clone();
+            response.batch_item_failures.push(failure);
+            return response;
+        }
+        tracing::info!(message_id = %notification.message_id, event = notification.event.as_str(), "notification published");
+    }
+    response
+}
+
+/// Converts a record read with the DynamoDB Streams API into the shape Lambda's event
+/// source mapping delivers, so the local server and tests drive the same handler.
+pub fn stream_record_from_sdk(record: aws_sdk_dynamodbstreams::types::Record) -> EventRecord {
+    let mut out = EventRecord::default();
+    out.event_id = record.event_id.unwrap_or_default();
+    out.event_name = record
+        .event_name
+        .map(|n| n.as_str().to_owned())
+        .unwrap_or_default();
+    let mut change = StreamRecord::default();
+    if let Some(sdk) = record.dynamodb {
+        change.keys = sdk.keys.unwrap_or_default().into();
+        change.new_image = sdk.new_image.unwrap_or_default().into();
+        change.old_image = sdk.old_image.unwrap_or_default().into();
+        change.sequence_number = sdk.sequence_number;
+    }
+    out.change = change;
+    out
+}

@@ -1,0 +1,228 @@
+//! The notification fan-out over the wire, against moto: an alert written through the
+//! DynamoDB store shows up in the table's stream; the stream records go through the
+//! notify handler to SNS; a subscribed SQS queue receives the message. A publish
+//! failure leaves the record to be retried.
+
+use aws_lambda_events::event::dynamodb::Event;
+use chrono::Utc;
+use serde_json::Value;
+use vigil::{
+    config::TableNames,
+    domain::{Alert, AlertId, AlertStatus, Category, Severity},
+    notify::{Notification, PublishError, Publisher, SnsPublisher, handle_stream, stream_record_from_sdk},
+    store::{
+        AlertStore,
+        dynamodb::{DynamoAlertStore, create_tables},
+    },
+};
+
+fn moto() -> bool {
+    if std::env::var("VIGIL_TEST_AWS").is_ok() {
+        return true;
+    }
+    assert!(std::env::var("CI").is_err(), "CI must run this against moto: `make test`");
+    eprintln!("skipped: no moto endpoint (run `make test`)");
+    false
+}
+
+fn alert(severity: Severity) -> Alert {
+    let now = Utc::now();
+    Alert {
+        id: AlertId::new(),
+        created_at: now,
+        updated_at: now,
+        last_seen: now,
+        category: Category::Dos,
+        severity,
+        score: Some(0.97),
+        status: AlertStatus::Open,
+        assignee: None,
+        source: None,
+        destination: None,
+        protocol: Some("tcp".into()),
+        service: Some("http".into()),
+        sensor: Some("edge-1".into()),
+        summary: Some("synthetic".into()),
+        model: None,
+        dedup_key: format!("dos|edge-1|{}", AlertId::new()),
+        count: 1,
+        history: vec![],
+        version: 1,
+    }
+}
+
+/// Reads every record in the table's stream so far, as Lambda would deliver them.
+async fn stream_event(aws: &aws_config::SdkConfig, table: &str) -> Event {
+    let dynamodb = aws_sdk_dynamodb::Client::new(aws);
+    let streams = aws_sdk_dynamodbstreams::Client::new(aws);
+    let arn = dynamodb
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap()
+        .latest_stream_arn
+        .unwrap();
+    let description = streams.describe_stream().stream_arn(&arn).send().await.unwrap();
+    let mut event = Event::default();
+    for shard in description.stream_description.unwrap().shards.unwrap_or_default() {
+        let iterator = streams
+            .get_shard_iterator()
+            .stream_arn(&arn)
+            .shard_id(shard.shard_id.unwrap())
+            .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .unwrap()
+            .shard_iterator;
+        let records = streams
+            .get_records()
+            .set_shard_iterator(iterator)
+            .send()
+            .await
+            .unwrap()
+            .records
+            .unwrap_or_default();
+        event.records.extend(records.into_iter().map(stream_record_from_sdk));
+    }
+    event
+}
+
+struct Fanout {
+    aws: aws_config::SdkConfig,
+    tables: TableNames,
+    store: DynamoAlertStore,
+    topic_arn: String,
+    queue_url: String,
+}
+
+/// A fresh table, topic, and a queue subscribed to high and critical alerts only.
+async fn fanout() -> Fanout {
+    let aws = aws_config::load_from_env().await;
+    let run = ulid::Ulid::new().to_string().to_lowercase();
+    let tables = TableNames {
+        users: format!("users-{run}"),
+        alerts: format!("alerts-{run}"),
+    };
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    create_tables(&dynamodb, &tables).await.unwrap();
+    let sns = aws_sdk_sns::Client::new(&aws);
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let topic_arn = sns.create_topic().name(format!("alerts-{run}")).send().await.unwrap().topic_arn.unwrap();
+    let queue_url = sqs.create_queue().queue_name(format!("oncall-{run}")).send().await.unwrap().queue_url.unwrap();
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .attributes("RawMessageDelivery", "true")
+        .attributes("FilterPolicy", r#"{"severity": ["high", "critical"]}"#)
+        .send()
+        .await
+        .unwrap();
+    let store = DynamoAlertStore::new(dynamodb, tables.alerts.clone());
+    Fanout { aws, tables, store, topic_arn, queue_url }
+}
+
+async fn received(f: &Fanout) -> Vec<Value> {
+    let sqs = aws_sdk_sqs::Client::new(&f.aws);
+    let out = sqs
+        .receive_message()
+        .queue_url(&f.queue_url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap();
+    out.messages
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| serde_json::from_str(&m.body.unwrap()).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn alert_changes_fan_out_to_a_filtered_subscriber() {
+    if !moto() {
+        return;
+    }
+    // Given a stored high alert, a low one, and a status change of the high one
+    let f = fanout().await;
+    let mut high = alert(Severity::High);
+    f.store.create(&high).await.unwrap();
+    f.store.create(&alert(Severity::Low)).await.unwrap();
+    high.status = AlertStatus::Acknowledged;
+    high.version = 2;
+    f.store.update(&high).await.unwrap();
+
+    // When the stream's records go through the notify handler
+    let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&f.aws), f.topic_arn.clone());
+    let response = handle_stream(stream_event(&f.aws, &f.tables.alerts).await, &publisher).await;
+
+    // Then the on-call queue got the high alert's two events, and not the low one
+    assert!(response.batch_item_failures.is_empty());
+    let messages = received(&f).await;
+    let events: Vec<(&str, &str)> = messages
+        .iter()
+        .map(|m| (m["alert_id"].as_str().unwrap(), m["event"].as_str().unwrap()))
+        .collect();
+    let id = high.id.to_string();
+    assert_eq!(events, [(id.as_str(), "created"), (id.as_str(), "status_changed")]);
+    assert_eq!(messages[1]["previous_status"], "open");
+    assert!(messages[0]["message_id"].as_str().unwrap().starts_with(&id));
+}
+
+/// Fails every publish, like SNS being unreachable.
+struct Down;
+
+#[async_trait::async_trait]
+impl Publisher for Down {
+    async fn publish(&self, _: &Notification) -> Result<(), PublishError> {
+        Err(PublishError("SNS is unreachable".into()))
+    }
+}
+
+#[tokio::test]
+async fn a_failed_publish_leaves_the_record_to_be_retried() {
+    if !moto() {
+        return;
+    }
+    let f = fanout().await;
+    f.store.create(&alert(Severity::Critical)).await.unwrap();
+    f.store.create(&alert(Severity::Critical)).await.unwrap();
+    let event = stream_event(&f.aws, &f.tables.alerts).await;
+    let first_sequence = event.records[0].change.sequence_number.clone();
+
+    let response = handle_stream(event.clone(), &Down).await;
+
+    // The first record is reported failed (Lambda retries from it), nothing was lost
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert_eq!(response.batch_item_failures[0].item_identifier, first_sequence);
+    // and the retry, with SNS back, delivers both.
+    let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&f.aws), f.topic_arn.clone());
+    assert!(handle_stream(event, &publisher).await.batch_item_failures.is_empty());
+    assert_eq!(received(&f).await.len(), 2);
+}
+
+#[test]
+fn counter_only_changes_are_not_notified_but_escalations_are() {
+    let old = alert(Severity::Medium);
+    let mut repeat = old.clone();
+    repeat.count = 5;
+    assert_eq!(Notification::for_change(Some(&old), Some(&repeat)), None);
+    repeat.severity = Severity::Critical;
+    let n = Notification::for_change(Some(&old), Some(&repeat)).unwrap();
+    assert_eq!(n.event.as_str(), "escalated");
+    assert_eq!(n.previous_severity, Some(Severity::Medium));
+}
