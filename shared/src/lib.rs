@@ -18,5 +18,6 @@ pub mod http;
 pub mod notify;
 pub mod store;
 pub mod telemetry;
+pub mod reports;
 pub mod startup;
 pub mod token;

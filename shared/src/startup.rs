@@ -72,6 +72,13 @@ impl Services {
         }
     }
 
+    pub fn reports_state(&self) -> crate::reports::ReportsState {
+        crate::reports::ReportsState {
+            alerts: self.stores.alerts.clone(),
+            authenticator: self.authenticator(),
+        }
+    }
+
     /// The predict router's state, around a detector loaded once by the caller.
     #[cfg(feature = "detect")]
     pub fn predict_state(

@@ -73,6 +73,7 @@ conformance!(
     detections_never_aggregate_into_closed_alerts,
     workflow_updates_leave_counters_alone,
     concurrent_detections_make_one_alert,
+    report_counters_equal_a_recount,
 );
 
 fn name(n: &str) -> Username {
@@ -502,4 +503,61 @@ async fn concurrent_detections_make_one_alert(stores: Stores) {
         .unwrap();
     assert_eq!(page.items.len(), 1);
     assert_eq!(page.items[0].count, 8);
+}
+
+async fn report_counters_equal_a_recount(stores: Stores) {
+    use std::collections::BTreeMap;
+    use vigil::store::counters::{Counters, bucket_of, contribution};
+    let t0 = base_time();
+    // Detections (some repeats, one escalation), then workflow changes.
+    let mut ids = Vec::new();
+    for i in 0..12i64 {
+        let mut a = detection_at(t0 + TimeDelta::minutes(37 * i), Severity::ALL[(i % 4) as usize]);
+        a.dedup_key = format!("key-{}", i % 5);
+        a.category = Category::ALL[(i % 5) as usize];
+        a.source = Some(Endpoint { ip: Some(format!("10.9.0.{}", i % 3).parse().unwrap()), port: None });
+        let d = stores.alerts.record_detection(&a, Duration::from_secs(6 * 3600)).await.unwrap();
+        if d.created {
+            ids.push(d.alert.id);
+        }
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let mut a = stores.alerts.get(*id).await.unwrap().unwrap();
+        let at = a.created_at + TimeDelta::minutes(5);
+        a.move_to(AlertStatus::Acknowledged, "ana", None, at).unwrap();
+        if i % 2 == 0 {
+            a.move_to(AlertStatus::Resolved, "ana", None, at + TimeDelta::minutes(30)).unwrap();
+        }
+        a.version += 1;
+        stores.alerts.update(&a).await.unwrap();
+    }
+
+    let stored = stores
+        .alerts
+        .counters(t0 - TimeDelta::days(1), t0 + TimeDelta::days(2))
+        .await
+        .unwrap();
+
+    let page = stores
+        .alerts
+        .list(&AlertQuery { limit: 1000, ..Default::default() })
+        .await
+        .unwrap();
+    let mut recount: BTreeMap<DateTime<Utc>, Counters> = BTreeMap::new();
+    for alert in &page.items {
+        let bucket = recount.entry(bucket_of(alert.created_at)).or_default();
+        for (k, v) in contribution(alert) {
+            *bucket.entry(k).or_insert(0) += v;
+        }
+    }
+    let stored: BTreeMap<DateTime<Utc>, Counters> = stored
+        .into_iter()
+        .map(|(b, mut c)| {
+            c.retain(|_, v| *v != 0);
+            (b, c)
+        })
+        .filter(|(_, c)| !c.is_empty())
+        .collect();
+    assert!(!recount.is_empty());
+    assert_eq!(stored, recount);
 }

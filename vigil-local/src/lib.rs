@@ -1,24 +1,81 @@
 //! The local server's app: every capability's router merged behind one port.
 
 use std::sync::Arc;
-use vigil::{detect::Detector, http::finish_router, startup::Services, store::StoreError};
+use tokio::sync::mpsc;
+use vigil::{
+    config::{Config, StoreConfig},
+    detect::Detector,
+    http::finish_router,
+    notify::{LogPublisher, Publisher, SnsPublisher, local},
+    startup::Services,
+    store::{StoreError, StoredChange, Stores, embedded::EmbeddedAlertStore},
+};
 
 /// Every route of every function, with the same handlers the Lambdas run.
 pub fn app(services: &Services, detector: Arc<Detector>) -> axum::Router {
     finish_router(
         vigil::auth::router(services.auth_state())
             .merge(vigil::detect::api::router(services.predict_state(detector)))
-            .merge(vigil::alerts::router(services.alerts_state())),
+            .merge(vigil::alerts::router(services.alerts_state()))
+            .merge(vigil::reports::router(services.reports_state())),
     )
 }
 
-/// `--init`: creates the DynamoDB tables as `template.yaml` defines them, if missing.
-pub async fn init_resources(services: &Services) -> Result<(), StoreError> {
-    use vigil::config::StoreConfig;
-    if let (StoreConfig::DynamoDb(tables), Some(aws)) = (&services.config.store, &services.aws) {
-        let client = aws_sdk_dynamodb::Client::new(aws);
-        vigil::store::dynamodb::create_tables(&client, tables).await?;
-        tracing::info!(users = %tables.users, alerts = %tables.alerts, "tables ready");
+/// The stores for `config`; with the embedded store, also its change feed (the local
+/// stand-in for the DynamoDB stream).
+pub fn stores(
+    config: &Config,
+    aws: Option<&aws_config::SdkConfig>,
+) -> (Stores, Option<mpsc::UnboundedReceiver<StoredChange>>) {
+    match config.store {
+        StoreConfig::Embedded => {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let mut stores = Stores::embedded();
+            stores.alerts = Arc::new(EmbeddedAlertStore::with_changes(tx));
+            (stores, Some(rx))
+        }
+        StoreConfig::DynamoDb(_) => (Stores::from_config(&config.store, aws), None),
     }
-    Ok(())
+}
+
+/// Delivers alert changes to the notify handler, as the stream does in AWS: to SNS
+/// when a topic is configured, else to the log.
+pub fn start_notifications(
+    services: &Services,
+    changes: Option<mpsc::UnboundedReceiver<StoredChange>>,
+    topic_arn: Option<String>,
+) {
+    let publisher: Arc<dyn Publisher> = match (&topic_arn, &services.aws) {
+        (Some(arn), Some(aws)) => Arc::new(SnsPublisher::new(aws_sdk_sns::Client::new(aws), arn.clone())),
+        _ => Arc::new(LogPublisher),
+    };
+    match (changes, &services.config.store, &services.aws) {
+        (Some(rx), _, _) => {
+            tokio::spawn(local::forward_changes(rx, publisher));
+        }
+        (None, StoreConfig::DynamoDb(tables), Some(aws)) => {
+            tokio::spawn(local::follow_stream(aws.clone(), tables.alerts.clone(), publisher));
+        }
+        _ => {}
+    }
+}
+
+/// `--init`: creates the DynamoDB tables as `template.yaml` defines them, and the
+/// alerts topic, if missing. Returns the topic's ARN.
+pub async fn init_resources(services: &Services) -> Result<Option<String>, StoreError> {
+    let (StoreConfig::DynamoDb(tables), Some(aws)) = (&services.config.store, &services.aws) else {
+        return Ok(None);
+    };
+    let client = aws_sdk_dynamodb::Client::new(aws);
+    vigil::store::dynamodb::create_tables(&client, tables).await?;
+    tracing::info!(users = %tables.users, alerts = %tables.alerts, "tables ready");
+    // CreateTopic is idempotent: it returns the existing topic's ARN.
+    let topic = aws_sdk_sns::Client::new(aws)
+        .create_topic()
+        .name("vigil-alerts")
+        .send()
+        .await
+        .map_err(|e| StoreError::Other(Box::new(e)))?;
+    tracing::info!(topic = ?topic.topic_arn, "topic ready");
+    Ok(topic.topic_arn)
 }

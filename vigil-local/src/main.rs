@@ -56,10 +56,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     };
     vigil::telemetry::init();
     let config = Config::from_env()?;
-    let services = Services::from_config(config).await?;
+    let aws = vigil::aws::sdk_config(&config).await;
+    let (stores, changes) = vigil_local::stores(&config, aws.as_ref());
+    let services = Services::with_stores(config, aws, stores).await?;
+    let mut topic_arn = std::env::var("VIGIL_TOPIC_ARN").ok().filter(|t| !t.is_empty());
     if args.init {
-        vigil_local::init_resources(&services).await?;
+        if let Some(created) = vigil_local::init_resources(&services).await? {
+            topic_arn.get_or_insert(created);
+        }
     }
+    vigil_local::start_notifications(&services, changes, topic_arn);
 
     // The first admin: the configured password, or one generated and shown once.
     let (password, generated) = match services.configured_admin_password().await? {

@@ -3,6 +3,7 @@
 //! retried until handled — so a notification is never lost even when SNS is down.
 //! [`handle_stream`] turns stream records into [`Notification`]s and publishes them.
 
+pub mod local;
 mod notification;
 mod publisher;
 mod stream;

@@ -19,6 +19,7 @@
 //! by month if that ever changes.
 
 use super::{
+    counters,
     AlertPage, AlertQuery, AlertStore, Detection, FailedLogins, StoreError, UserStore, aggregate,
     aggregates_into,
 };
@@ -32,8 +33,8 @@ use aws_sdk_dynamodb::{
     error::{ProvideErrorMetadata, SdkError},
     types::{
         AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-        KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, StreamSpecification,
-        StreamViewType, TimeToLiveSpecification, TransactWriteItem,
+        KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, StreamSpecification,
+        StreamViewType, TimeToLiveSpecification, TransactWriteItem, Update,
     },
 };
 use chrono::{DateTime, TimeZone, Utc};
@@ -476,24 +477,75 @@ fn s_value(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_owned())
 }
 
-#[async_trait]
-impl AlertStore for DynamoAlertStore {
-    async fn create(&self, alert: &Alert) -> Result<(), StoreError> {
-        self.client
-            .put_item()
+impl DynamoAlertStore {
+    /// The counter update that goes with a change from `old` to `new`, if any.
+    fn counter_update(&self, old: Option<&Alert>, new: &Alert) -> Result<Option<TransactWriteItem>, StoreError> {
+        let delta = counters::delta(old, new);
+        if delta.is_empty() {
+            return Ok(None);
+        }
+        let bucket = counters::bucket_key(counters::bucket_of(new.created_at));
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(format!("COUNT#{bucket}")));
+        let mut adds = Vec::with_capacity(delta.len());
+        for (i, (name, value)) in delta.into_iter().enumerate() {
+            update = update
+                .expression_attribute_names(format!("#c{i}"), name)
+                .expression_attribute_values(format!(":c{i}"), n(value));
+            adds.push(format!("#c{i} :c{i}"));
+        }
+        let update = update
+            .update_expression(format!("ADD {}", adds.join(", ")))
+            .build()
+            .map_err(|e| StoreError::Other(Box::new(e)))?;
+        Ok(Some(TransactWriteItem::builder().update(update).build()))
+    }
+
+    /// Runs a transaction; `Ok(false)` when a condition failed (the caller re-reads).
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("TransactionCanceledException") => Ok(false),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    fn put_alert(&self, alert: &Alert) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(Self::item(alert)?))
             .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(|e| {
-                if is_condition_failure(&e) {
-                    StoreError::AlreadyExists
-                } else {
-                    sdk_error(e)
-                }
-            })?;
-        Ok(())
+            .build()
+            .map_err(|e| StoreError::Other(Box::new(e)))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+}
+
+fn with_counters(mut items: Vec<TransactWriteItem>, counter: Option<TransactWriteItem>) -> Vec<TransactWriteItem> {
+    items.extend(counter);
+    items
+}
+
+fn built<T, E: std::error::Error + Send + Sync + 'static>(r: Result<T, E>) -> Result<T, StoreError> {
+    r.map_err(|e| StoreError::Other(Box::new(e)))
+}
+
+#[async_trait]
+impl AlertStore for DynamoAlertStore {
+    async fn create(&self, alert: &Alert) -> Result<(), StoreError> {
+        let items = with_counters(vec![self.put_alert(alert)?], self.counter_update(None, alert)?);
+        if self.transact(items).await? {
+            Ok(())
+        } else {
+            Err(StoreError::AlreadyExists)
+        }
     }
 
     async fn get(&self, id: AlertId) -> Result<Option<Alert>, StoreError> {
@@ -510,42 +562,61 @@ impl AlertStore for DynamoAlertStore {
     }
 
     async fn update(&self, alert: &Alert) -> Result<(), StoreError> {
-        let history = serde_dynamo::to_attribute_value(&alert.history)
-            .map_err(|e| StoreError::Other(Box::new(e)))?;
-        let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", Self::key(alert.id))
-            .condition_expression("attribute_exists(pk) AND #version = :expected")
-            .expression_attribute_names("#version", "version")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#history", "history")
-            .expression_attribute_names("#severity", "severity")
-            .expression_attribute_names("#updated_at", "updated_at")
-            .expression_attribute_names("#assignee", "assignee")
-            .expression_attribute_values(":expected", n(alert.version.saturating_sub(1)))
-            .expression_attribute_values(":version", n(alert.version))
-            .expression_attribute_values(":status", s(alert.status.as_str()))
-            .expression_attribute_values(":history", history)
-            .expression_attribute_values(":severity", s(alert.severity.as_str()))
-            .expression_attribute_values(":updated_at", s(alert.updated_at.to_rfc3339()));
-        let set = "SET #version = :version, #status = :status, #history = :history, \
-                   #severity = :severity, #updated_at = :updated_at";
-        request = match &alert.assignee {
-            Some(assignee) => request
-                .update_expression(format!("{set}, #assignee = :assignee"))
-                .expression_attribute_values(":assignee", s(assignee.as_str())),
-            None => request.update_expression(format!("{set} REMOVE #assignee")),
-        };
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => match self.get(alert.id).await? {
-                None => Err(StoreError::NotFound),
-                Some(_) => Err(StoreError::VersionConflict),
-            },
-            Err(e) => Err(sdk_error(e)),
+        // Read, then write on the condition that neither the version nor the counters
+        // moved, so the report counters get the exact change. A detection landing in
+        // between only changes the count: read again and retry.
+        for _ in 0..5 {
+            let Some(stored) = self.get(alert.id).await? else {
+                return Err(StoreError::NotFound);
+            };
+            if stored.version + 1 != alert.version {
+                return Err(StoreError::VersionConflict);
+            }
+            let mut new = stored.clone();
+            new.status = alert.status;
+            new.assignee = alert.assignee.clone();
+            new.history = alert.history.clone();
+            new.severity = alert.severity;
+            new.updated_at = alert.updated_at;
+            new.version = alert.version;
+            let history = built(serde_dynamo::to_attribute_value(&new.history))?;
+            let set = "SET #version = :version, #status = :status, #history = :history, \
+                       #severity = :severity, #updated_at = :updated_at";
+            let mut update = Update::builder()
+                .table_name(&self.table)
+                .key("pk", Self::key(alert.id))
+                .condition_expression("#version = :expected AND #count = :count")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_names("#count", "count")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_names("#history", "history")
+                .expression_attribute_names("#severity", "severity")
+                .expression_attribute_names("#updated_at", "updated_at")
+                .expression_attribute_names("#assignee", "assignee")
+                .expression_attribute_values(":expected", n(stored.version))
+                .expression_attribute_values(":count", n(stored.count))
+                .expression_attribute_values(":version", n(new.version))
+                .expression_attribute_values(":status", s(new.status.as_str()))
+                .expression_attribute_values(":history", history)
+                .expression_attribute_values(":severity", s(new.severity.as_str()))
+                .expression_attribute_values(":updated_at", s(new.updated_at.to_rfc3339()));
+            update = match &new.assignee {
+                Some(assignee) => update
+                    .update_expression(format!("{set}, #assignee = :assignee"))
+                    .expression_attribute_values(":assignee", s(assignee.as_str())),
+                None => update.update_expression(format!("{set} REMOVE #assignee")),
+            };
+            let items = with_counters(
+                vec![TransactWriteItem::builder().update(built(update.build())?).build()],
+                self.counter_update(Some(&stored), &new)?,
+            );
+            if self.transact(items).await? {
+                return Ok(());
+            }
         }
+        Err(StoreError::Unavailable(
+            "the alert kept changing under contention".into(),
+        ))
     }
 
     async fn record_detection(
@@ -556,7 +627,11 @@ impl AlertStore for DynamoAlertStore {
         let pointer_key = s(format!("DEDUP#{}", candidate.dedup_key));
         // Optimistic rounds: read the pointer and its alert, then write on the
         // condition that nothing changed in between; on a lost race, read again.
-        for _ in 0..5 {
+        for round in 0..10u64 {
+            if round > 0 {
+                // Spread out competing writers a little.
+                tokio::time::sleep(std::time::Duration::from_millis(5 * round + (candidate.id.0 % 7) as u64)).await;
+            }
             let pointer = self
                 .client
                 .get_item()
@@ -578,50 +653,44 @@ impl AlertStore for DynamoAlertStore {
             };
             if let Some(existing) = existing.filter(|e| aggregates_into(e, candidate, window)) {
                 let merged = aggregate(&existing, candidate, Utc::now());
-                let result = self
-                    .client
-                    .update_item()
+                let update = Update::builder()
                     .table_name(&self.table)
                     .key("pk", Self::key(existing.id))
                     .update_expression(
-                        "SET #count = #count + :add, last_seen = :last_seen, \
+                        "SET #count = :new_count, last_seen = :last_seen, \
                          #severity = :severity, score = :score, updated_at = :updated_at",
                     )
                     .condition_expression(
-                        "attribute_exists(pk) AND #status IN (:open, :ack, :inv) \
-                         AND #severity = :seen_severity",
+                        "#status = :seen_status AND #severity = :seen_severity AND #count = :seen_count",
                     )
                     .expression_attribute_names("#count", "count")
                     .expression_attribute_names("#status", "status")
                     .expression_attribute_names("#severity", "severity")
-                    .expression_attribute_values(":add", n(candidate.count))
+                    .expression_attribute_values(":new_count", n(merged.count))
+                    .expression_attribute_values(":seen_count", n(existing.count))
                     .expression_attribute_values(":last_seen", s(merged.last_seen.to_rfc3339()))
                     .expression_attribute_values(":severity", s(merged.severity.as_str()))
                     .expression_attribute_values(":seen_severity", s(existing.severity.as_str()))
+                    .expression_attribute_values(":seen_status", s(existing.status.as_str()))
                     .expression_attribute_values(
                         ":score",
                         merged.score.map(n).unwrap_or(AttributeValue::Null(true)),
                     )
-                    .expression_attribute_values(":updated_at", s(merged.updated_at.to_rfc3339()))
-                    .expression_attribute_values(":open", s("open"))
-                    .expression_attribute_values(":ack", s("acknowledged"))
-                    .expression_attribute_values(":inv", s("investigating"))
-                    .return_values(ReturnValue::AllNew)
-                    .send()
-                    .await;
-                match result {
-                    Ok(out) => {
-                        return Ok(Detection {
-                            alert: from_item(out.attributes.unwrap_or_default())?,
-                            created: false,
-                        });
-                    }
-                    Err(e) if is_condition_failure(&e) => continue,
-                    Err(e) => return Err(sdk_error(e)),
+                    .expression_attribute_values(":updated_at", s(merged.updated_at.to_rfc3339()));
+                let items = with_counters(
+                    vec![TransactWriteItem::builder().update(built(update.build())?).build()],
+                    self.counter_update(Some(&existing), &merged)?,
+                );
+                if self.transact(items).await? {
+                    return Ok(Detection {
+                        alert: merged,
+                        created: false,
+                    });
                 }
+                continue;
             }
 
-            // A new alert, and the pointer moved to it, in one transaction.
+            // A new alert, the pointer moved to it, and its counters, in one transaction.
             let pointer_condition = match seen_id {
                 Some(_) => "alert_id = :seen",
                 None => "attribute_not_exists(pk)",
@@ -638,39 +707,80 @@ impl AlertStore for DynamoAlertStore {
             if let Some(seen) = seen_id {
                 put_pointer = put_pointer.expression_attribute_values(":seen", s(seen.to_string()));
             }
-            let put_alert = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(Self::item(candidate)?))
-                .condition_expression("attribute_not_exists(pk)");
-            let result = self
-                .client
-                .transact_write_items()
-                .transact_items(
-                    TransactWriteItem::builder()
-                        .put(put_alert.build().map_err(|e| StoreError::Other(Box::new(e)))?)
-                        .build(),
-                )
-                .transact_items(
-                    TransactWriteItem::builder()
-                        .put(put_pointer.build().map_err(|e| StoreError::Other(Box::new(e)))?)
-                        .build(),
-                )
-                .send()
-                .await;
-            match result {
-                Ok(_) => {
-                    return Ok(Detection {
-                        alert: candidate.clone(),
-                        created: true,
-                    });
-                }
-                Err(e) if e.code() == Some("TransactionCanceledException") => continue,
-                Err(e) => return Err(sdk_error(e)),
+            let items = with_counters(
+                vec![
+                    self.put_alert(candidate)?,
+                    TransactWriteItem::builder().put(built(put_pointer.build())?).build(),
+                ],
+                self.counter_update(None, candidate)?,
+            );
+            if self.transact(items).await? {
+                return Ok(Detection {
+                    alert: candidate.clone(),
+                    created: true,
+                });
             }
         }
         Err(StoreError::Unavailable(
             "the dedup record kept changing under contention".into(),
         ))
+    }
+
+    async fn counters(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, counters::Counters)>, StoreError> {
+        let mut buckets = Vec::new();
+        let mut hour = counters::bucket_of(from);
+        while hour <= to {
+            buckets.push(hour);
+            hour += chrono::Duration::hours(1);
+        }
+        let mut found = Vec::new();
+        // BatchGetItem takes at most 100 keys; a 30-day report is 8 calls.
+        for chunk in buckets.chunks(100) {
+            let keys: Vec<Item> = chunk
+                .iter()
+                .map(|b| HashMap::from([("pk".to_owned(), s(format!("COUNT#{}", counters::bucket_key(*b))))]))
+                .collect();
+            let mut request = Some(built(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build(),
+            )?);
+            while let Some(keys) = request.take() {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, keys)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                for item in out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
+                    let Some(key) = item.get("pk").and_then(|v| v.as_s().ok()) else { continue };
+                    let Some(bucket) = key
+                        .strip_prefix("COUNT#")
+                        .and_then(|k| chrono::NaiveDateTime::parse_from_str(&format!("{k}:00"), "%Y-%m-%dT%H:%M").ok())
+                    else {
+                        continue;
+                    };
+                    let values = item
+                        .iter()
+                        .filter(|(name, _)| name.as_str() != "pk")
+                        .filter_map(|(name, v)| Some((name.clone(), v.as_n().ok()?.parse::<i64>().ok()?)))
+                        .collect();
+                    found.push((bucket.and_utc(), values));
+                }
+                request = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys.is_empty());
+            }
+        }
+        found.sort_by_key(|(bucket, _)| *bucket);
+        Ok(found)
     }
 
     async fn list(&self, query: &AlertQuery) -> Result<AlertPage, StoreError> {

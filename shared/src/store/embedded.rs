@@ -2,9 +2,10 @@
 //! as the conditional writes of the DynamoDB store are.
 
 use super::{
-    AlertPage, AlertQuery, AlertStore, Detection, FailedLogins, StoreError, UserStore, aggregate,
-    aggregates_into,
+    AlertPage, AlertQuery, AlertStore, Detection, FailedLogins, StoreError, StoredChange,
+    UserStore, aggregate, aggregates_into,
 };
+use super::counters::{Counters, bucket_of, delta};
 use crate::domain::{Alert, AlertId, User, Username};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -103,6 +104,29 @@ impl UserStore for EmbeddedUserStore {
 #[derive(Default)]
 pub struct EmbeddedAlertStore {
     state: RwLock<AlertState>,
+    /// The embedded store's stand-in for a DynamoDB stream: every committed change,
+    /// in order, for the local notification loop.
+    changes: Option<tokio::sync::mpsc::UnboundedSender<StoredChange>>,
+}
+
+impl EmbeddedAlertStore {
+    /// A store that reports each committed change on `changes`.
+    pub fn with_changes(changes: tokio::sync::mpsc::UnboundedSender<StoredChange>) -> Self {
+        Self {
+            state: RwLock::default(),
+            changes: Some(changes),
+        }
+    }
+
+    fn emit(&self, old: Option<Alert>, new: &Alert) {
+        if let Some(tx) = &self.changes {
+            // A closed receiver only means nobody listens any more.
+            let _ = tx.send(StoredChange {
+                old,
+                new: new.clone(),
+            });
+        }
+    }
 }
 
 #[derive(Default)]
@@ -110,6 +134,17 @@ struct AlertState {
     alerts: BTreeMap<AlertId, Alert>,
     /// dedup key -> the alert that repeats of it aggregate into
     dedup: HashMap<String, AlertId>,
+    /// hour bucket -> report counters, kept under the same lock as the alerts
+    counters: BTreeMap<DateTime<Utc>, Counters>,
+}
+
+impl AlertState {
+    fn count(&mut self, old: Option<&Alert>, new: &Alert) {
+        let bucket = self.counters.entry(bucket_of(new.created_at)).or_default();
+        for (name, value) in delta(old, new) {
+            *bucket.entry(name).or_insert(0) += value;
+        }
+    }
 }
 
 #[async_trait]
@@ -120,6 +155,8 @@ impl AlertStore for EmbeddedAlertStore {
             return Err(StoreError::AlreadyExists);
         }
         state.alerts.insert(alert.id, alert.clone());
+        state.count(None, alert);
+        self.emit(None, alert);
         Ok(())
     }
 
@@ -133,12 +170,16 @@ impl AlertStore for EmbeddedAlertStore {
         if stored.version + 1 != alert.version {
             return Err(StoreError::VersionConflict);
         }
+        let old = stored.clone();
         stored.status = alert.status;
         stored.assignee = alert.assignee.clone();
         stored.history = alert.history.clone();
         stored.severity = alert.severity;
         stored.updated_at = alert.updated_at;
         stored.version = alert.version;
+        let new = stored.clone();
+        state.count(Some(&old), &new);
+        self.emit(Some(old), &new);
         Ok(())
     }
 
@@ -156,9 +197,13 @@ impl AlertStore for EmbeddedAlertStore {
             .map(|existing| existing.id);
         if let Some(id) = existing {
             let stored = state.alerts.get_mut(&id).expect("looked up above");
+            let old = stored.clone();
             *stored = aggregate(stored, candidate, Utc::now());
+            let new = stored.clone();
+            state.count(Some(&old), &new);
+            self.emit(Some(old), &new);
             return Ok(Detection {
-                alert: stored.clone(),
+                alert: new,
                 created: false,
             });
         }
@@ -167,10 +212,25 @@ impl AlertStore for EmbeddedAlertStore {
         }
         state.alerts.insert(candidate.id, candidate.clone());
         state.dedup.insert(candidate.dedup_key.clone(), candidate.id);
+        state.count(None, candidate);
+        self.emit(None, candidate);
         Ok(Detection {
             alert: candidate.clone(),
             created: true,
         })
+    }
+
+    async fn counters(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, Counters)>, StoreError> {
+        let state = self.state.read().map_err(poisoned)?;
+        Ok(state
+            .counters
+            .range(bucket_of(from)..=bucket_of(to))
+            .map(|(bucket, counters)| (*bucket, counters.clone()))
+            .collect())
     }
 
     async fn list(&self, query: &AlertQuery) -> Result<AlertPage, StoreError> {

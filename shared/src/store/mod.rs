@@ -2,6 +2,7 @@
 //! [`embedded`] (in-process, for local runs and fast tests) and [`dynamodb`].
 //! The conformance suite in `shared/tests/stores.rs` runs against both.
 
+pub mod counters;
 pub mod dynamodb;
 pub mod embedded;
 mod query;
@@ -96,6 +97,13 @@ pub trait AlertStore: Send + Sync {
     ) -> Result<Detection, StoreError>;
     /// Newest first, filtered, one page at a time. Never a table scan.
     async fn list(&self, query: &AlertQuery) -> Result<AlertPage, StoreError>;
+    /// The report counters of each hour from `from` to `to` (hour buckets, inclusive)
+    /// that has any; see [`counters`].
+    async fn counters(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, counters::Counters)>, StoreError>;
 }
 
 /// The outcome of [`AlertStore::record_detection`].
@@ -104,6 +112,14 @@ pub struct Detection {
     pub alert: Alert,
     /// True when a new alert was created, false when a repeat was aggregated.
     pub created: bool,
+}
+
+/// One committed alert change, as the embedded store reports it (the DynamoDB store's
+/// changes come from the table's stream instead).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredChange {
+    pub old: Option<Alert>,
+    pub new: Alert,
 }
 
 /// Whether a repeat seen at `candidate` should aggregate into `existing`.

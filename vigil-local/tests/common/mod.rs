@@ -178,6 +178,15 @@ impl TestApp {
             .unwrap()
     }
 
+    pub async fn report(&self, token: &str, query: &str) -> Response {
+        self.client
+            .get(self.url(&format!("/reports?{query}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn update_user(&self, token: &str, username: &str, body: Value) -> Response {
         self.client
             .put(self.url(&format!("/auth/users/{username}")))

@@ -1,0 +1,165 @@
+//! Floor 3: `GET /reports` — what happened over a time frame, from the hourly report
+//! counters the stores keep up to date (never by reading every alert).
+
+mod report;
+
+pub use report::{Report, ReportFilter, build_report};
+
+use crate::{
+    alerts::input_time as parse_time,
+    domain::{AlertStatus, Category, Severity},
+    http::{ApiError, Authenticator, Caller, FieldError, Validation},
+    store::AlertStore,
+};
+use axum::{
+    Json, Router,
+    extract::{FromRef, RawQuery, State},
+    http::{HeaderMap, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use chrono::{DateTime, Duration, Utc};
+use std::sync::Arc;
+
+/// The longest time frame one report may cover (about a quarter).
+pub const MAX_DAYS: i64 = 92;
+
+#[derive(Clone)]
+pub struct ReportsState {
+    pub alerts: Arc<dyn AlertStore>,
+    pub authenticator: Authenticator,
+}
+
+impl FromRef<ReportsState> for Authenticator {
+    fn from_ref(state: &ReportsState) -> Self {
+        state.authenticator.clone()
+    }
+}
+
+pub fn router(state: ReportsState) -> Router {
+    Router::new().route("/reports", get(get_report)).with_state(state)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket {
+    Hour,
+    Day,
+}
+
+struct ReportQuery {
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    bucket: Bucket,
+    filter: ReportFilter,
+    csv: bool,
+}
+
+fn parse_query(raw: Option<&str>, headers: &HeaderMap) -> Result<ReportQuery, ApiError> {
+    let mut v = Validation::new();
+    let (mut from, mut to, mut period) = (None, None, None);
+    let mut bucket = None;
+    let mut filter = ReportFilter::default();
+    let mut csv = headers
+        .get(header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("text/csv"));
+    for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        let field = |m: String| FieldError::new(key.to_string(), m);
+        match key.as_ref() {
+            "from" | "to" => match parse_time(&value) {
+                Ok(t) if key == "from" => from = Some(t),
+                Ok(t) => to = Some(t),
+                Err(m) => v.push(field(m)),
+            },
+            "period" => match value.as_ref() {
+                "24h" => period = Some(Duration::hours(24)),
+                "7d" => period = Some(Duration::days(7)),
+                "30d" => period = Some(Duration::days(30)),
+                _ => v.push(field("must be one of 24h, 7d, 30d".into())),
+            },
+            "bucket" => match value.as_ref() {
+                "hour" => bucket = Some(Bucket::Hour),
+                "day" => bucket = Some(Bucket::Day),
+                _ => v.push(field("must be hour or day".into())),
+            },
+            "format" => match value.as_ref() {
+                "csv" => csv = true,
+                "json" => csv = false,
+                _ => v.push(field("must be json or csv".into())),
+            },
+            "category" => {
+                for c in value.split(',').filter(|c| !c.is_empty()) {
+                    match c.parse::<Category>() {
+                        Ok(c) => filter.categories.push(c),
+                        Err(e) => v.push(field(e.to_string())),
+                    }
+                }
+            }
+            "severity" => match value.parse::<Severity>() {
+                Ok(s) => filter.min_severity = Some(s),
+                Err(e) => v.push(field(e.to_string())),
+            },
+            "status" => {
+                for s in value.split(',').filter(|s| !s.is_empty()) {
+                    match s.parse::<AlertStatus>() {
+                        Ok(s) => filter.statuses.push(s),
+                        Err(e) => v.push(field(e.to_string())),
+                    }
+                }
+            }
+            other => v.push(FieldError::new(other, "is not a known query parameter")),
+        }
+    }
+    if period.is_some() && (from.is_some() || to.is_some()) {
+        v.push(FieldError::new("period", "give either period or from/to, not both"));
+    }
+    v.finish()?;
+    let now = Utc::now();
+    let to = to.unwrap_or(now);
+    let from = match (from, period) {
+        (Some(from), _) => from,
+        (None, Some(p)) => to - p,
+        (None, None) => to - Duration::hours(24),
+    };
+    if from > to {
+        return Err(ApiError::invalid_field("from", "must not be after `to`"));
+    }
+    if to - from > Duration::days(MAX_DAYS) {
+        return Err(ApiError::invalid_field(
+            "from",
+            format!("a report covers at most {MAX_DAYS} days"),
+        ));
+    }
+    let bucket = bucket.unwrap_or(if to - from > Duration::days(2) {
+        Bucket::Day
+    } else {
+        Bucket::Hour
+    });
+    Ok(ReportQuery {
+        from,
+        to,
+        bucket,
+        filter,
+        csv,
+    })
+}
+
+async fn get_report(
+    State(state): State<ReportsState>,
+    _caller: Caller,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let q = parse_query(query.as_deref(), &headers)?;
+    let counters = state.alerts.counters(q.from, q.to).await?;
+    let report = build_report(q.from, q.to, q.bucket, &q.filter, &counters);
+    if q.csv {
+        Ok((
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            report.to_csv(),
+        )
+            .into_response())
+    } else {
+        Ok(Json(report).into_response())
+    }
+}

@@ -1,0 +1,160 @@
+use super::Bucket;
+use crate::{
+    domain::{AlertStatus, Category, Severity},
+    store::counters::{Counters, parse_name},
+};
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// Which alerts a report counts.
+#[derive(Debug, Clone, Default)]
+pub struct ReportFilter {
+    /// Any of these (empty: all).
+    pub categories: Vec<Category>,
+    pub min_severity: Option<Severity>,
+    /// Any of these (empty: all).
+    pub statuses: Vec<AlertStatus>,
+}
+
+impl ReportFilter {
+    fn matches(&self, c: Category, s: Severity, st: AlertStatus) -> bool {
+        (self.categories.is_empty() || self.categories.contains(&c))
+            && self.min_severity.is_none_or(|min| s >= min)
+            && (self.statuses.is_empty() || self.statuses.contains(&st))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SeriesPoint {
+    pub start: DateTime<Utc>,
+    pub total: i64,
+    pub occurrences: i64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SourceCount {
+    pub ip: String,
+    pub alerts: i64,
+}
+
+/// A report over alerts created in whole hours from `from` to `to`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Report {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub bucket: &'static str,
+    pub total: i64,
+    pub occurrences: i64,
+    pub by_category: BTreeMap<&'static str, i64>,
+    pub by_severity: BTreeMap<&'static str, i64>,
+    pub by_status: BTreeMap<&'static str, i64>,
+    pub series: Vec<SeriesPoint>,
+    pub top_sources: Vec<SourceCount>,
+    pub mtta_seconds: Option<f64>,
+    pub mttr_seconds: Option<f64>,
+}
+
+const TOP_SOURCES: usize = 10;
+
+pub fn build_report(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    bucket: Bucket,
+    filter: &ReportFilter,
+    hours: &[(DateTime<Utc>, Counters)],
+) -> Report {
+    let step = match bucket {
+        Bucket::Hour => Duration::hours(1),
+        Bucket::Day => Duration::days(1),
+    };
+    let floor = |t: DateTime<Utc>| t.duration_trunc(step).unwrap_or(t);
+    let mut report = Report {
+        from,
+        to,
+        bucket: match bucket {
+            Bucket::Hour => "hour",
+            Bucket::Day => "day",
+        },
+        total: 0,
+        occurrences: 0,
+        by_category: Category::ALL.iter().map(|c| (c.as_str(), 0)).collect(),
+        by_severity: Severity::ALL.iter().map(|s| (s.as_str(), 0)).collect(),
+        by_status: AlertStatus::ALL.iter().map(|s| (s.as_str(), 0)).collect(),
+        series: Vec::new(),
+        top_sources: Vec::new(),
+        mtta_seconds: None,
+        mttr_seconds: None,
+    };
+    // Every bucket of the frame appears in the series, empty ones as zero.
+    let mut series: BTreeMap<DateTime<Utc>, (i64, i64)> = BTreeMap::new();
+    let mut t = floor(from);
+    while t <= to {
+        series.insert(t, (0, 0));
+        t += step;
+    }
+    let mut sources: HashMap<String, i64> = HashMap::new();
+    let (mut ack_n, mut ack_s, mut res_n, mut res_s) = (0i64, 0i64, 0i64, 0i64);
+    for (hour, counters) in hours {
+        let point = series.entry(floor(*hour)).or_insert((0, 0));
+        for (name, value) in counters {
+            let Some(c) = parse_name(name) else { continue };
+            if !filter.matches(c.category, c.severity, c.status) {
+                continue;
+            }
+            match c.kind {
+                "n" => {
+                    report.total += value;
+                    point.0 += value;
+                    *report.by_category.entry(c.category.as_str()).or_default() += value;
+                    *report.by_severity.entry(c.severity.as_str()).or_default() += value;
+                    *report.by_status.entry(c.status.as_str()).or_default() += value;
+                }
+                "o" => {
+                    report.occurrences += value;
+                    point.1 += value;
+                }
+                "src" => {
+                    if let Some(ip) = c.source_ip {
+                        *sources.entry(ip.to_owned()).or_default() += value;
+                    }
+                }
+                "ackn" => ack_n += value,
+                "acks" => ack_s += value,
+                "resn" => res_n += value,
+                "ress" => res_s += value,
+                _ => {}
+            }
+        }
+    }
+    report.series = series
+        .into_iter()
+        .map(|(start, (total, occurrences))| SeriesPoint {
+            start,
+            total,
+            occurrences,
+        })
+        .collect();
+    let mut sources: Vec<SourceCount> = sources
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(ip, alerts)| SourceCount { ip, alerts })
+        .collect();
+    sources.sort_by(|a, b| b.alerts.cmp(&a.alerts).then(a.ip.cmp(&b.ip)));
+    sources.truncate(TOP_SOURCES);
+    report.top_sources = sources;
+    report.mtta_seconds = (ack_n > 0).then(|| ack_s as f64 / ack_n as f64);
+    report.mttr_seconds = (res_n > 0).then(|| res_s as f64 / res_n as f64);
+    report
+}
+
+impl Report {
+    /// One row per bucket: its totals, then alerts per category and severity.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("bucket_start,total,occurrences\n");
+        for p in &self.series {
+            out.push_str(&format!("{},{},{}\n", p.start.to_rfc3339(), p.total, p.occurrences));
+        }
+        out
+    }
+}
