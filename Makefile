@@ -10,6 +10,8 @@ ifneq ($(shell command -v mold 2>/dev/null),)
 export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS ?= -C link-arg=-fuse-ld=mold
 endif
 
+include model/Makefile.inc
+
 .PHONY: help run run-only test test-only lint fmt venv model bench sam-build clean-venv
 
 help:
@@ -55,8 +57,18 @@ fmt:
 bench:
 	cargo bench -p vigil-shared --features detect --bench predict
 
-sam-build: $(VENV)/.installed
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" sam build
+$(VENV)/.deploy-installed: $(VENV)/.installed tools/requirements-deploy.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-deploy.txt
+	touch $@
+
+# The Lambda packages: SAM runs `cargo lambda build --release --arm64` per function.
+# SAM cannot select the `lambda` cargo profile, so its settings are passed to the
+# release profile here (only the aarch64 target dir is affected).
+sam-build: $(VENV)/.deploy-installed
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" \
+	CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
+	CARGO_PROFILE_RELEASE_STRIP=true CARGO_PROFILE_RELEASE_PANIC=abort \
+	sam build
 
 clean-venv:
 	rm -rf $(VENV)

@@ -28,12 +28,14 @@ MLP_CONFIGS = {
     "mlp32x16_nocw": dict(hidden=(32, 16), epochs=12, class_weight_power=0.0),
     "mlp32x16_cw1": dict(hidden=(32, 16), epochs=12, class_weight_power=1.0),
     "mlp24": dict(hidden=(24,), epochs=12, class_weight_power=0.5),
+    "mlp24x12": dict(hidden=(24, 12), epochs=12, class_weight_power=0.5),
     "mlp64x32": dict(hidden=(64, 32), epochs=12, class_weight_power=0.5),
     "mlp32x16_distil": dict(hidden=(32, 16), epochs=12, class_weight_power=0.5, distil=True),
 }
 NOVELTY = {
     "km8": lambda: V.KMeansNovelty(8, seed=SEED),
     "km16": lambda: V.KMeansNovelty(16, seed=SEED),
+    "km24": lambda: V.KMeansNovelty(24, seed=SEED),
     "km32": lambda: V.KMeansNovelty(32, seed=SEED),
     "km64": lambda: V.KMeansNovelty(64, seed=SEED),
     "pca5": lambda: V.PCANovelty(5),
@@ -100,8 +102,8 @@ def run_split(ds, name, train_idx, val_idx, held_idx, cache):
         out[f"p_{mn}_held"] = m.predict_proba(Xho)
         V.log(f"[{name}] {mn} done")
         if name == "random":
-            # speed of the full ONNX graph with a km16 novelty head
-            nv = V.KMeansNovelty(16, seed=SEED).fit(Xtr[dtr.y == 0])
+            # speed of the full ONNX graph with a km24 novelty head
+            nv = V.KMeansNovelty(24, seed=SEED).fit(Xtr[dtr.y == 0])
             sess = V.ort_session(V.build_onnx(m, nv, Xtr.shape[1]).SerializeToString())
             out[f"speed_{mn}"] = np.array([V.ort_throughput(sess, Xva[:1000], 1000)])
             out[f"macs_{mn}"] = np.array([m.macs(Xtr.shape[1])])
@@ -128,7 +130,7 @@ def analyse(cache, folds, out_dir):
             r[f"t{t}"] = {"fpr": float((s[y == 0] >= t).mean()), "tpr": float((s[y > 0] >= t).mean()),
                           "acc": float(((s >= t) == (y > 0)).mean())}
         if f"speed_{mn}" in rnd:
-            r["ort_rps_b1000_with_km16"] = float(rnd[f"speed_{mn}"][0])
+            r["ort_rps_b1000_with_km24"] = float(rnd[f"speed_{mn}"][0])
             r["classifier_macs"] = int(rnd[f"macs_{mn}"][0])
         res["random"][mn] = r
     res["novelty_macs"] = {nn: int(rnd[f"macs_nov_{nn}"][0]) for nn in NOVELTY}
@@ -159,15 +161,13 @@ def analyse(cache, folds, out_dir):
                         "heldout_det_by_label": det_by_label,
                     }
     os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "candidates.json"), "w") as f:
-        json.dump(res, f, indent=1, sort_keys=True)
 
     # Markdown summary
     lines = ["## Random 80/20 split (threshold 0.5 on 1 - P(normal))", "",
-             "| model | MACs | ORT rec/s b1000 (+km16) | 5-class acc | AUC | FPR@0.5 | TPR@0.5 | recall normal/dos/probe/r2l/u2r |",
+             "| model | MACs | ORT rec/s b1000 (+km24) | 5-class acc | AUC | FPR@0.5 | TPR@0.5 | recall normal/dos/probe/r2l/u2r |",
              "|---|---:|---:|---:|---:|---:|---:|---|"]
     for mn, r in res["random"].items():
-        lines.append(f"| {mn} | {r.get('classifier_macs', '-')} | {r.get('ort_rps_b1000_with_km16', 0):,.0f} | "
+        lines.append(f"| {mn} | {r.get('classifier_macs', '-')} | {r.get('ort_rps_b1000_with_km24', 0):,.0f} | "
                      f"{r['acc5']:.4f} | {r['auc']:.5f} | {r['t0.5']['fpr']:.4f} | {r['t0.5']['tpr']:.4f} | "
                      + "/".join(f"{x:.3f}" for x in r["per_class_recall"]) + " |")
     lines += ["", "Novelty head MACs: " + ", ".join(f"{k}={v}" for k, v in res["novelty_macs"].items()), "",
@@ -184,6 +184,25 @@ def analyse(cache, folds, out_dir):
     for k, r in sorted(best.items(), key=lambda kv: -kv[1]["heldout_macro_det"]):
         lines.append(f"| {k[0]} | {k[1]} | {r['t']} | {r['q']} | {r['fpr_mean']:.4f} | {r['fpr_max']:.4f} | "
                      f"{r['known_attack_tpr']:.4f} | {r['heldout_macro_det']:.4f} |")
+    # keep the JSON small: per-label detail only for the best row of each
+    # (model, novelty) pair, and rounded figures
+    def rnd4(x):
+        return round(float(x), 4)
+    slim = {
+        "random": json.loads(json.dumps(res["random"]), parse_float=rnd4),
+        "novelty_macs": res["novelty_macs"],
+        "heldout_columns": ["model", "novelty", "t", "q", "fpr_mean", "fpr_max",
+                            "known_attack_tpr", "heldout_macro_det"],
+        "heldout": [[r["model"], r["novelty"], r["t"], r["q"], rnd4(r["fpr_mean"]), rnd4(r["fpr_max"]),
+                     rnd4(r["known_attack_tpr"]), rnd4(r["heldout_macro_det"])]
+                    for r in res["heldout"].values() if r["q"] in (None, 0.98, 0.99, 0.995)],
+        "heldout_best_by_label": {f"{k[0]}|{k[1]}|t={r['t']}|q={r['q']}":
+                                  {l: rnd4(v) for l, v in r["heldout_det_by_label"].items()}
+                                  for k, r in best.items()},
+    }
+    with open(os.path.join(out_dir, "candidates.json"), "w") as f:
+        json.dump(slim, f, separators=(",", ":"))
+        f.write("\n")
     with open(os.path.join(out_dir, "candidates.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

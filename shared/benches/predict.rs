@@ -14,7 +14,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 11) as f64 / (1u64 << 53) as f64
     }
 }
@@ -22,13 +25,16 @@ impl Lcg {
 fn synthetic(n: usize) -> Vec<Value> {
     let mut rng = Lcg(42);
     let protocols = ["tcp", "udp", "icmp"];
-    let services = ["http", "private", "smtp", "ftp_data", "domain_u", "ecr_i", "other"];
+    let services = [
+        "http", "private", "smtp", "ftp_data", "domain_u", "ecr_i", "other",
+    ];
     let flags = ["SF", "S0", "REJ", "RSTO"];
     (0..n)
         .map(|_| {
             let mut m = Map::new();
             for (name, kind) in FEATURES {
-                let pick = |xs: &[&str], r: f64| json!(xs[(r * xs.len() as f64) as usize % xs.len()]);
+                let pick =
+                    |xs: &[&str], r: f64| json!(xs[(r * xs.len() as f64) as usize % xs.len()]);
                 let r = rng.next();
                 let v = match (kind, name) {
                     (FeatureKind::Categorical, "protocol_type") => pick(&protocols, r),
@@ -97,13 +103,17 @@ fn bench(c: &mut Criterion) {
             .enumerate()
             .map(|(i, r)| ConnectionRecord::from_json(r, i).unwrap())
             .collect();
-        group.bench_with_input(BenchmarkId::new("inference_only", n), &parsed, |b, parsed| {
-            b.iter(|| black_box(detector.predict(parsed).unwrap()))
-        });
+        group.bench_with_input(
+            BenchmarkId::new("inference_only", n),
+            &parsed,
+            |b, parsed| b.iter(|| black_box(detector.predict(parsed).unwrap())),
+        );
     }
     group.finish();
 
-    c.bench_function("model_load", |b| b.iter(|| black_box(Detector::bundled().unwrap())));
+    c.bench_function("model_load", |b| {
+        b.iter(|| black_box(Detector::bundled().unwrap()))
+    });
 }
 
 criterion_group!(benches, bench);

@@ -23,7 +23,10 @@ pub enum StartupError {
 pub async fn sdk_config(config: &Config) -> Option<aws_config::SdkConfig> {
     let needs_aws = matches!(config.store, StoreConfig::DynamoDb(_))
         || matches!(config.jwt.secret, JwtSecretSource::SecretsManager(_))
-        || matches!(config.bootstrap_admin, Some(BootstrapAdmin::SecretsManager(_)));
+        || matches!(
+            config.bootstrap_admin,
+            Some(BootstrapAdmin::SecretsManager(_))
+        );
     if needs_aws {
         Some(aws_config::load_from_env().await)
     } else {
@@ -42,11 +45,10 @@ async fn read_secret(aws: &aws_config::SdkConfig, arn: &str) -> Result<String, S
             arn: arn.to_owned(),
             source: Box::new(e),
         })?;
-    out.secret_string
-        .ok_or_else(|| StartupError::BadSecret {
-            arn: arn.to_owned(),
-            message: "has no string value".into(),
-        })
+    out.secret_string.ok_or_else(|| StartupError::BadSecret {
+        arn: arn.to_owned(),
+        message: "has no string value".into(),
+    })
 }
 
 /// The JWT signing secret, wherever the config says it lives.

@@ -103,21 +103,22 @@ impl Config {
             }
         };
 
-        let secret = match (get("VIGIL_JWT_SECRET"), get("VIGIL_JWT_SECRET_ARN")) {
-            (Some(value), _) => JwtSecretSource::Value(JwtSecret::new(value.into_bytes()).map_err(
-                |message| ConfigError::Invalid {
-                    var: "VIGIL_JWT_SECRET",
-                    message,
-                },
-            )?),
-            (None, Some(arn)) => JwtSecretSource::SecretsManager(arn),
-            (None, None) if in_lambda => {
-                return Err(ConfigError::Missing {
-                    var: "VIGIL_JWT_SECRET_ARN",
-                });
-            }
-            (None, None) => JwtSecretSource::RandomPerStart,
-        };
+        let secret =
+            match (get("VIGIL_JWT_SECRET"), get("VIGIL_JWT_SECRET_ARN")) {
+                (Some(value), _) => JwtSecretSource::Value(
+                    JwtSecret::new(value.into_bytes()).map_err(|message| ConfigError::Invalid {
+                        var: "VIGIL_JWT_SECRET",
+                        message,
+                    })?,
+                ),
+                (None, Some(arn)) => JwtSecretSource::SecretsManager(arn),
+                (None, None) if in_lambda => {
+                    return Err(ConfigError::Missing {
+                        var: "VIGIL_JWT_SECRET_ARN",
+                    });
+                }
+                (None, None) => JwtSecretSource::RandomPerStart,
+            };
         let ttl_seconds = match get("VIGIL_JWT_TTL_SECONDS") {
             None => 3600,
             Some(raw) => raw
@@ -126,7 +127,9 @@ impl Config {
                 .filter(|s| (60..=86_400).contains(s))
                 .ok_or(ConfigError::Invalid {
                     var: "VIGIL_JWT_TTL_SECONDS",
-                    message: format!("must be a whole number of seconds from 60 to 86400, not {raw:?}"),
+                    message: format!(
+                        "must be a whole number of seconds from 60 to 86400, not {raw:?}"
+                    ),
                 })?,
         };
         let jwt = JwtConfig {
@@ -156,7 +159,9 @@ impl Config {
                 .map(Duration::from_secs)
                 .ok_or(ConfigError::Invalid {
                     var: "VIGIL_DEDUP_WINDOW_SECONDS",
-                    message: format!("must be a whole number of seconds from 1 to 604800, not {raw:?}"),
+                    message: format!(
+                        "must be a whole number of seconds from 1 to 604800, not {raw:?}"
+                    ),
                 })?,
         };
 
@@ -201,7 +206,9 @@ mod tests {
             ("VIGIL_USERS_TABLE", "u"),
         ])
         .unwrap();
-        assert!(matches!(c.store, StoreConfig::DynamoDb(TableNames { ref users, .. }) if users == "u"));
+        assert!(
+            matches!(c.store, StoreConfig::DynamoDb(TableNames { ref users, .. }) if users == "u")
+        );
     }
 
     #[test]

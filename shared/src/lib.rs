@@ -16,8 +16,8 @@ pub mod domain;
 pub mod http;
 #[cfg(feature = "notify")]
 pub mod notify;
-pub mod store;
-pub mod telemetry;
 pub mod reports;
 pub mod startup;
+pub mod store;
+pub mod telemetry;
 pub mod token;

@@ -13,8 +13,10 @@ pub fn init() {
         .or_else(|| get("AWS_LAMBDA_LOG_LEVEL").map(|l| l.to_ascii_lowercase()))
         .unwrap_or_else(|| "info".into());
     // Keep chatty dependencies quiet unless asked for explicitly.
-    let filter = EnvFilter::try_new(format!("{filter},aws_smithy_runtime=warn,aws_config=warn,hyper=warn"))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_new(format!(
+        "{filter},aws_smithy_runtime=warn,aws_config=warn,hyper=warn"
+    ))
+    .unwrap_or_else(|_| EnvFilter::new("info"));
     let json = match get("AWS_LAMBDA_LOG_FORMAT").as_deref() {
         Some(f) => f.eq_ignore_ascii_case("json"),
         None => get("AWS_LAMBDA_FUNCTION_NAME").is_some(),

@@ -188,14 +188,20 @@ mod tests {
         assert_eq!(claims.sub, "alice");
         assert_eq!(claims.role, Role::Analyst);
         assert_eq!(claims.exp - claims.iat, 3600);
-        assert_eq!((claims.iss.as_str(), claims.aud.as_str()), ("vigil", "vigil-api"));
+        assert_eq!(
+            (claims.iss.as_str(), claims.aud.as_str()),
+            ("vigil", "vigil-api")
+        );
     }
 
     #[test]
     fn expired_tokens_are_refused() {
         let long_ago = Utc::now() - chrono::Duration::hours(2);
         let issued = keys().issue(&alice(), Role::Analyst, long_ago).unwrap();
-        assert!(matches!(keys().verify(&issued.token), Err(TokenError::Expired)));
+        assert!(matches!(
+            keys().verify(&issued.token),
+            Err(TokenError::Expired)
+        ));
     }
 
     #[test]
@@ -209,7 +215,11 @@ mod tests {
     #[test]
     fn other_algorithms_are_refused() {
         let now = Utc::now().timestamp();
-        let token = forge(serde_json::json!({"alg":"HS512","typ":"JWT"}), claims_json(now), SECRET);
+        let token = forge(
+            serde_json::json!({"alg":"HS512","typ":"JWT"}),
+            claims_json(now),
+            SECRET,
+        );
         assert!(keys().verify(&token).is_err());
     }
 
@@ -221,7 +231,9 @@ mod tests {
             claims_json(now),
             b"another-secret-another-secret-xx",
         );
-        assert!(matches!(keys().verify(&token), Err(TokenError::Invalid(m)) if m == "bad signature"));
+        assert!(
+            matches!(keys().verify(&token), Err(TokenError::Invalid(m)) if m == "bad signature")
+        );
     }
 
     #[test]
@@ -242,7 +254,10 @@ mod tests {
             let mut claims = claims_json(now);
             claims.as_object_mut().unwrap().remove(field);
             let token = forge(serde_json::json!({"alg":"HS256"}), claims, SECRET);
-            assert!(keys().verify(&token).is_err(), "a token without {field} should be refused");
+            assert!(
+                keys().verify(&token).is_err(),
+                "a token without {field} should be refused"
+            );
         }
     }
 

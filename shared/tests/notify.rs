@@ -9,7 +9,9 @@ use serde_json::Value;
 use vigil::{
     config::TableNames,
     domain::{Alert, AlertId, AlertStatus, Category, Severity},
-    notify::{Notification, PublishError, Publisher, SnsPublisher, handle_stream, stream_record_from_sdk},
+    notify::{
+        Notification, PublishError, Publisher, SnsPublisher, handle_stream, stream_record_from_sdk,
+    },
     store::{
         AlertStore,
         dynamodb::{DynamoAlertStore, create_tables},
@@ -20,7 +22,10 @@ fn moto() -> bool {
     if std::env::var("VIGIL_TEST_AWS").is_ok() {
         return true;
     }
-    assert!(std::env::var("CI").is_err(), "CI must run this against moto: `make test`");
+    assert!(
+        std::env::var("CI").is_err(),
+        "CI must run this against moto: `make test`"
+    );
     eprintln!("skipped: no moto endpoint (run `make test`)");
     false
 }
@@ -65,9 +70,19 @@ async fn stream_event(aws: &aws_config::SdkConfig, table: &str) -> Event {
         .unwrap()
         .latest_stream_arn
         .unwrap();
-    let description = streams.describe_stream().stream_arn(&arn).send().await.unwrap();
+    let description = streams
+        .describe_stream()
+        .stream_arn(&arn)
+        .send()
+        .await
+        .unwrap();
     let mut event = Event::default();
-    for shard in description.stream_description.unwrap().shards.unwrap_or_default() {
+    for shard in description
+        .stream_description
+        .unwrap()
+        .shards
+        .unwrap_or_default()
+    {
         let iterator = streams
             .get_shard_iterator()
             .stream_arn(&arn)
@@ -85,7 +100,9 @@ async fn stream_event(aws: &aws_config::SdkConfig, table: &str) -> Event {
             .unwrap()
             .records
             .unwrap_or_default();
-        event.records.extend(records.into_iter().map(stream_record_from_sdk));
+        event
+            .records
+            .extend(records.into_iter().map(stream_record_from_sdk));
     }
     event
 }
@@ -110,8 +127,22 @@ async fn fanout() -> Fanout {
     create_tables(&dynamodb, &tables).await.unwrap();
     let sns = aws_sdk_sns::Client::new(&aws);
     let sqs = aws_sdk_sqs::Client::new(&aws);
-    let topic_arn = sns.create_topic().name(format!("alerts-{run}")).send().await.unwrap().topic_arn.unwrap();
-    let queue_url = sqs.create_queue().queue_name(format!("oncall-{run}")).send().await.unwrap().queue_url.unwrap();
+    let topic_arn = sns
+        .create_topic()
+        .name(format!("alerts-{run}"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(format!("oncall-{run}"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
     let queue_arn = sqs
         .get_queue_attributes()
         .queue_url(&queue_url)
@@ -132,7 +163,13 @@ async fn fanout() -> Fanout {
         .await
         .unwrap();
     let store = DynamoAlertStore::new(dynamodb, tables.alerts.clone());
-    Fanout { aws, tables, store, topic_arn, queue_url }
+    Fanout {
+        aws,
+        tables,
+        store,
+        topic_arn,
+        queue_url,
+    }
 }
 
 async fn received(f: &Fanout) -> Vec<Value> {
@@ -175,10 +212,18 @@ async fn alert_changes_fan_out_to_a_filtered_subscriber() {
     let messages = received(&f).await;
     let events: Vec<(&str, &str)> = messages
         .iter()
-        .map(|m| (m["alert_id"].as_str().unwrap(), m["event"].as_str().unwrap()))
+        .map(|m| {
+            (
+                m["alert_id"].as_str().unwrap(),
+                m["event"].as_str().unwrap(),
+            )
+        })
         .collect();
     let id = high.id.to_string();
-    assert_eq!(events, [(id.as_str(), "created"), (id.as_str(), "status_changed")]);
+    assert_eq!(
+        events,
+        [(id.as_str(), "created"), (id.as_str(), "status_changed")]
+    );
     assert_eq!(messages[1]["previous_status"], "open");
     assert!(messages[0]["message_id"].as_str().unwrap().starts_with(&id));
 }
@@ -208,10 +253,18 @@ async fn a_failed_publish_leaves_the_record_to_be_retried() {
 
     // The first record is reported failed (Lambda retries from it), nothing was lost
     assert_eq!(response.batch_item_failures.len(), 1);
-    assert_eq!(response.batch_item_failures[0].item_identifier, first_sequence);
+    assert_eq!(
+        response.batch_item_failures[0].item_identifier,
+        first_sequence
+    );
     // and the retry, with SNS back, delivers both.
     let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&f.aws), f.topic_arn.clone());
-    assert!(handle_stream(event, &publisher).await.batch_item_failures.is_empty());
+    assert!(
+        handle_stream(event, &publisher)
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
     assert_eq!(received(&f).await.len(), 2);
 }
 

@@ -36,9 +36,13 @@ async fn dynamodb() -> Option<Stores> {
         users: format!("users-{run}"),
         alerts: format!("alerts-{run}"),
     };
-    create_tables(&client, &tables).await.expect("create tables");
+    create_tables(&client, &tables)
+        .await
+        .expect("create tables");
     // Idempotent: a second call finds the tables and leaves them alone.
-    create_tables(&client, &tables).await.expect("create tables twice");
+    create_tables(&client, &tables)
+        .await
+        .expect("create tables twice");
     Some(Stores {
         users: Arc::new(DynamoUserStore::new(client.clone(), tables.users)),
         alerts: Arc::new(DynamoAlertStore::new(client, tables.alerts)),
@@ -95,7 +99,10 @@ fn user(n: &str, role: Role) -> User {
 async fn users_are_created_once_and_read_back(stores: Stores) {
     let alice = user("alice", Role::Analyst);
     stores.users.create(&alice).await.unwrap();
-    assert_eq!(stores.users.get(&name("alice")).await.unwrap(), Some(alice.clone()));
+    assert_eq!(
+        stores.users.get(&name("alice")).await.unwrap(),
+        Some(alice.clone())
+    );
     assert!(matches!(
         stores.users.create(&alice).await,
         Err(StoreError::AlreadyExists)
@@ -141,10 +148,17 @@ async fn failed_logins_count_inside_a_window_and_restart_after_it(stores: Stores
     let window = Duration::from_secs(15 * 60);
     let t0 = Utc::now();
     let who = name("mallory");
-    assert_eq!(stores.users.failed_logins(&who, t0, window).await.unwrap(), None);
+    assert_eq!(
+        stores.users.failed_logins(&who, t0, window).await.unwrap(),
+        None
+    );
     for expected in 1..=3 {
         let at = t0 + TimeDelta::seconds(expected);
-        let f = stores.users.record_failed_login(&who, at, window).await.unwrap();
+        let f = stores
+            .users
+            .record_failed_login(&who, at, window)
+            .await
+            .unwrap();
         assert_eq!(f.count, expected as u32);
     }
     let current = stores
@@ -154,14 +168,35 @@ async fn failed_logins_count_inside_a_window_and_restart_after_it(stores: Stores
         .unwrap()
         .unwrap();
     assert_eq!(current.count, 3);
-    assert_eq!(current.window_start.timestamp_millis(), (t0 + TimeDelta::seconds(1)).timestamp_millis());
+    assert_eq!(
+        current.window_start.timestamp_millis(),
+        (t0 + TimeDelta::seconds(1)).timestamp_millis()
+    );
     // After the window, the old failures no longer count and a new window starts.
     let later = t0 + TimeDelta::minutes(16);
-    assert_eq!(stores.users.failed_logins(&who, later, window).await.unwrap(), None);
-    let f = stores.users.record_failed_login(&who, later, window).await.unwrap();
+    assert_eq!(
+        stores
+            .users
+            .failed_logins(&who, later, window)
+            .await
+            .unwrap(),
+        None
+    );
+    let f = stores
+        .users
+        .record_failed_login(&who, later, window)
+        .await
+        .unwrap();
     assert_eq!(f.count, 1);
     stores.users.clear_failed_logins(&who).await.unwrap();
-    assert_eq!(stores.users.failed_logins(&who, later, window).await.unwrap(), None);
+    assert_eq!(
+        stores
+            .users
+            .failed_logins(&who, later, window)
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 /// An alert created at `at`, with an id from that instant.
@@ -229,7 +264,10 @@ async fn alert_updates_need_the_current_version(stores: Stores) {
         stores.alerts.update(&stale).await,
         Err(StoreError::VersionConflict)
     ));
-    assert_eq!(stores.alerts.get(a.id).await.unwrap().unwrap().status, AlertStatus::Acknowledged);
+    assert_eq!(
+        stores.alerts.get(a.id).await.unwrap().unwrap().status,
+        AlertStatus::Acknowledged
+    );
     let missing = alert_at(base_time(), Category::Dos, Severity::Low);
     let mut missing = missing;
     missing.version = 2;
@@ -244,7 +282,11 @@ async fn seed(stores: &Stores, n: usize) -> Vec<Alert> {
     for i in 0..n {
         let category = Category::ALL[i % 5];
         let severity = Severity::ALL[i % 4];
-        let mut a = alert_at(base_time() + TimeDelta::minutes(i as i64), category, severity);
+        let mut a = alert_at(
+            base_time() + TimeDelta::minutes(i as i64),
+            category,
+            severity,
+        );
         if i % 3 == 0 {
             a.status = AlertStatus::Acknowledged;
             a.assignee = Some(name("alice"));
@@ -320,7 +362,10 @@ async fn alerts_filter_by_every_field(stores: Stores) {
     for mut q in queries {
         q.limit = 100;
         let expected: Vec<AlertId> = all.iter().filter(|a| q.matches(a)).map(|a| a.id).collect();
-        assert!(!expected.is_empty() || q.category.is_some(), "query selects something: {q:?}");
+        assert!(
+            !expected.is_empty() || q.category.is_some(),
+            "query selects something: {q:?}"
+        );
         let page = stores.alerts.list(&q).await.unwrap();
         assert_eq!(ids(&page.items), expected, "query {q:?}");
     }
@@ -339,7 +384,11 @@ async fn alerts_page_without_gaps_or_repeats(stores: Stores) {
             ..Default::default()
         },
     ] {
-        let expected: Vec<AlertId> = all.iter().filter(|a| filter.matches(a)).map(|a| a.id).collect();
+        let expected: Vec<AlertId> = all
+            .iter()
+            .filter(|a| filter.matches(a))
+            .map(|a| a.id)
+            .collect();
         let mut seen = Vec::new();
         let mut before = None;
         for _ in 0..50 {
@@ -396,7 +445,10 @@ async fn detections_aggregate_repeats_inside_the_window(stores: Stores) {
 
     let repeat = stores
         .alerts
-        .record_detection(&detection_at(t0 + TimeDelta::minutes(10), Severity::High), WINDOW)
+        .record_detection(
+            &detection_at(t0 + TimeDelta::minutes(10), Severity::High),
+            WINDOW,
+        )
         .await
         .unwrap();
 
@@ -405,12 +457,24 @@ async fn detections_aggregate_repeats_inside_the_window(stores: Stores) {
     assert_eq!(repeat.alert.count, 2);
     assert_eq!(repeat.alert.severity, Severity::High);
     assert_eq!(repeat.alert.last_seen, t0 + TimeDelta::minutes(10));
-    assert_eq!(stores.alerts.get(first.alert.id).await.unwrap().unwrap().count, 2);
+    assert_eq!(
+        stores
+            .alerts
+            .get(first.alert.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .count,
+        2
+    );
 
     // Hours after the last sighting, the same threat is a new alert.
     let later = stores
         .alerts
-        .record_detection(&detection_at(t0 + TimeDelta::hours(3), Severity::Low), WINDOW)
+        .record_detection(
+            &detection_at(t0 + TimeDelta::hours(3), Severity::Low),
+            WINDOW,
+        )
         .await
         .unwrap();
     assert!(later.created);
@@ -419,7 +483,9 @@ async fn detections_aggregate_repeats_inside_the_window(stores: Stores) {
 
 async fn detections_never_aggregate_into_closed_alerts(stores: Stores) {
     let t0 = base_time();
-    let Detection { alert: mut first, .. } = stores
+    let Detection {
+        alert: mut first, ..
+    } = stores
         .alerts
         .record_detection(&detection_at(t0, Severity::Medium), WINDOW)
         .await
@@ -430,14 +496,20 @@ async fn detections_never_aggregate_into_closed_alerts(stores: Stores) {
 
     let again = stores
         .alerts
-        .record_detection(&detection_at(t0 + TimeDelta::minutes(1), Severity::Medium), WINDOW)
+        .record_detection(
+            &detection_at(t0 + TimeDelta::minutes(1), Severity::Medium),
+            WINDOW,
+        )
         .await
         .unwrap();
 
     assert!(again.created);
     let repeat = stores
         .alerts
-        .record_detection(&detection_at(t0 + TimeDelta::minutes(2), Severity::Medium), WINDOW)
+        .record_detection(
+            &detection_at(t0 + TimeDelta::minutes(2), Severity::Medium),
+            WINDOW,
+        )
         .await
         .unwrap();
     assert_eq!((repeat.created, repeat.alert.id), (false, again.alert.id));
@@ -454,7 +526,10 @@ async fn workflow_updates_leave_counters_alone(stores: Stores) {
     let mut seen_by_analyst = first.alert.clone();
     stores
         .alerts
-        .record_detection(&detection_at(t0 + TimeDelta::minutes(1), Severity::Medium), WINDOW)
+        .record_detection(
+            &detection_at(t0 + TimeDelta::minutes(1), Severity::Medium),
+            WINDOW,
+        )
         .await
         .unwrap();
 
@@ -472,7 +547,16 @@ async fn workflow_updates_leave_counters_alone(stores: Stores) {
     unassigned.assignee = None;
     unassigned.version += 1;
     stores.alerts.update(&unassigned).await.unwrap();
-    assert_eq!(stores.alerts.get(first.alert.id).await.unwrap().unwrap().assignee, None);
+    assert_eq!(
+        stores
+            .alerts
+            .get(first.alert.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .assignee,
+        None
+    );
 }
 
 async fn concurrent_detections_make_one_alert(stores: Stores) {
@@ -482,7 +566,10 @@ async fn concurrent_detections_make_one_alert(stores: Stores) {
             let alerts = stores.alerts.clone();
             tokio::spawn(async move {
                 alerts
-                    .record_detection(&detection_at(t0 + TimeDelta::seconds(i), Severity::Low), WINDOW)
+                    .record_detection(
+                        &detection_at(t0 + TimeDelta::seconds(i), Severity::Low),
+                        WINDOW,
+                    )
                     .await
                     .unwrap()
             })
@@ -512,11 +599,21 @@ async fn report_counters_equal_a_recount(stores: Stores) {
     // Detections (some repeats, one escalation), then workflow changes.
     let mut ids = Vec::new();
     for i in 0..12i64 {
-        let mut a = detection_at(t0 + TimeDelta::minutes(37 * i), Severity::ALL[(i % 4) as usize]);
+        let mut a = detection_at(
+            t0 + TimeDelta::minutes(37 * i),
+            Severity::ALL[(i % 4) as usize],
+        );
         a.dedup_key = format!("key-{}", i % 5);
         a.category = Category::ALL[(i % 5) as usize];
-        a.source = Some(Endpoint { ip: Some(format!("10.9.0.{}", i % 3).parse().unwrap()), port: None });
-        let d = stores.alerts.record_detection(&a, Duration::from_secs(6 * 3600)).await.unwrap();
+        a.source = Some(Endpoint {
+            ip: Some(format!("10.9.0.{}", i % 3).parse().unwrap()),
+            port: None,
+        });
+        let d = stores
+            .alerts
+            .record_detection(&a, Duration::from_secs(6 * 3600))
+            .await
+            .unwrap();
         if d.created {
             ids.push(d.alert.id);
         }
@@ -524,9 +621,16 @@ async fn report_counters_equal_a_recount(stores: Stores) {
     for (i, id) in ids.iter().enumerate() {
         let mut a = stores.alerts.get(*id).await.unwrap().unwrap();
         let at = a.created_at + TimeDelta::minutes(5);
-        a.move_to(AlertStatus::Acknowledged, "ana", None, at).unwrap();
+        a.move_to(AlertStatus::Acknowledged, "ana", None, at)
+            .unwrap();
         if i % 2 == 0 {
-            a.move_to(AlertStatus::Resolved, "ana", None, at + TimeDelta::minutes(30)).unwrap();
+            a.move_to(
+                AlertStatus::Resolved,
+                "ana",
+                None,
+                at + TimeDelta::minutes(30),
+            )
+            .unwrap();
         }
         a.version += 1;
         stores.alerts.update(&a).await.unwrap();
@@ -540,7 +644,10 @@ async fn report_counters_equal_a_recount(stores: Stores) {
 
     let page = stores
         .alerts
-        .list(&AlertQuery { limit: 1000, ..Default::default() })
+        .list(&AlertQuery {
+            limit: 1000,
+            ..Default::default()
+        })
         .await
         .unwrap();
     let mut recount: BTreeMap<DateTime<Utc>, Counters> = BTreeMap::new();

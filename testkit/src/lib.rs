@@ -59,7 +59,10 @@ impl RuntimeApi {
         };
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(response),
+            )
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(shared.clone());
@@ -132,8 +135,14 @@ async fn next(State(shared): State<Shared>) -> impl IntoResponse {
         .as_millis()
         + 30_000;
     let mut headers = HeaderMap::new();
-    headers.insert("lambda-runtime-aws-request-id", HeaderValue::from_str(&id).unwrap());
-    headers.insert("lambda-runtime-deadline-ms", HeaderValue::from(deadline as u64));
+    headers.insert(
+        "lambda-runtime-aws-request-id",
+        HeaderValue::from_str(&id).unwrap(),
+    );
+    headers.insert(
+        "lambda-runtime-deadline-ms",
+        HeaderValue::from(deadline as u64),
+    );
     headers.insert(
         "lambda-runtime-invoked-function-arn",
         HeaderValue::from_static("arn:aws:lambda:us-east-1:123456789012:function:test"),
@@ -152,7 +161,11 @@ fn finish(shared: &Shared, id: &str, outcome: Outcome) -> StatusCode {
     StatusCode::ACCEPTED
 }
 
-async fn response(State(shared): State<Shared>, Path(id): Path<String>, body: String) -> StatusCode {
+async fn response(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+    body: String,
+) -> StatusCode {
     let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
     finish(&shared, &id, Outcome::Response(value))
 }
@@ -163,16 +176,62 @@ async fn error(State(shared): State<Shared>, Path(id): Path<String>, body: Strin
 }
 
 async fn init_error(State(shared): State<Shared>, body: String) -> StatusCode {
-    *shared.init_error.lock().unwrap() = Some(serde_json::from_str(&body).unwrap_or(Value::String(body)));
+    *shared.init_error.lock().unwrap() =
+        Some(serde_json::from_str(&body).unwrap_or(Value::String(body)));
     StatusCode::ACCEPTED
 }
 
 /// Reads `events/<path>` from the repository root, with `{{token}}` replaced.
 pub fn fixture(path: &str, token: &str) -> String {
+    fixture_with(path, &[("{{token}}", token)])
+}
+
+/// Reads `events/<path>` with each `(placeholder, value)` replaced.
+pub fn fixture_with(path: &str, replacements: &[(&str, &str)]) -> String {
     let full = format!("{}/../events/{path}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&full)
-        .unwrap_or_else(|e| panic!("{full}: {e}"))
-        .replace("{{token}}", token)
+    let mut text = std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"));
+    for (placeholder, value) in replacements {
+        text = text.replace(placeholder, value);
+    }
+    text
+}
+
+/// Serves one API Gateway event (raw JSON) with `app`, parsed exactly as lambda_http
+/// parses the runtime's payload; returns the status and the body (JSON, or a string).
+pub async fn serve_event(app: axum::Router, raw: &str) -> (u16, Value) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let request = lambda_http::request::from_str(raw)
+        .unwrap_or_else(|e| panic!("not an API Gateway event: {e}"));
+    let response = app.oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (status, body)
+}
+
+/// In-process services with an embedded store and an `admin`; returns them and an
+/// admin token.
+pub async fn embedded_services() -> (vigil::startup::Services, String) {
+    let config = vigil::config::Config::from_lookup(|_| None).unwrap();
+    let services =
+        vigil::startup::Services::with_stores(config, None, vigil::store::Stores::embedded())
+            .await
+            .unwrap();
+    services
+        .ensure_admin(
+            vigil::domain::Password::parse_new("change-me-to-the-admin-password").unwrap(),
+        )
+        .await
+        .unwrap();
+    let admin = vigil::domain::Username::parse("admin").unwrap();
+    let token = services
+        .tokens
+        .issue(&admin, vigil::domain::Role::Admin, chrono::Utc::now())
+        .unwrap()
+        .token;
+    (services, token)
 }
 
 /// Whether the tests that need moto (DynamoDB, SNS, SQS over the wire) can run.

@@ -46,7 +46,10 @@ pub fn start_notifications(
     topic_arn: Option<String>,
 ) {
     let publisher: Arc<dyn Publisher> = match (&topic_arn, &services.aws) {
-        (Some(arn), Some(aws)) => Arc::new(SnsPublisher::new(aws_sdk_sns::Client::new(aws), arn.clone())),
+        (Some(arn), Some(aws)) => Arc::new(SnsPublisher::new(
+            aws_sdk_sns::Client::new(aws),
+            arn.clone(),
+        )),
         _ => Arc::new(LogPublisher),
     };
     match (changes, &services.config.store, &services.aws) {
@@ -54,7 +57,11 @@ pub fn start_notifications(
             tokio::spawn(local::forward_changes(rx, publisher));
         }
         (None, StoreConfig::DynamoDb(tables), Some(aws)) => {
-            tokio::spawn(local::follow_stream(aws.clone(), tables.alerts.clone(), publisher));
+            tokio::spawn(local::follow_stream(
+                aws.clone(),
+                tables.alerts.clone(),
+                publisher,
+            ));
         }
         _ => {}
     }

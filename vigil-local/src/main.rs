@@ -18,7 +18,9 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut port: u16 = match std::env::var("VIGIL_PORT") {
-        Ok(p) => p.parse().map_err(|_| format!("VIGIL_PORT: not a port: {p:?}"))?,
+        Ok(p) => p
+            .parse()
+            .map_err(|_| format!("VIGIL_PORT: not a port: {p:?}"))?,
         Err(_) => 3000,
     };
     let mut host = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -28,11 +30,15 @@ fn parse_args() -> Result<Args, String> {
         match arg.as_str() {
             "--port" => {
                 let v = args.next().ok_or("--port needs a value")?;
-                port = v.parse().map_err(|_| format!("--port: not a port: {v:?}"))?;
+                port = v
+                    .parse()
+                    .map_err(|_| format!("--port: not a port: {v:?}"))?;
             }
             "--host" => {
                 let v = args.next().ok_or("--host needs a value")?;
-                host = v.parse().map_err(|_| format!("--host: not an IP address: {v:?}"))?;
+                host = v
+                    .parse()
+                    .map_err(|_| format!("--host: not an IP address: {v:?}"))?;
             }
             "--init" => init = true,
             "-h" | "--help" => return Err(USAGE.into()),
@@ -59,7 +65,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let aws = vigil::aws::sdk_config(&config).await;
     let (stores, changes) = vigil_local::stores(&config, aws.as_ref());
     let services = Services::with_stores(config, aws, stores).await?;
-    let mut topic_arn = std::env::var("VIGIL_TOPIC_ARN").ok().filter(|t| !t.is_empty());
+    let mut topic_arn = std::env::var("VIGIL_TOPIC_ARN")
+        .ok()
+        .filter(|t| !t.is_empty());
     if args.init {
         if let Some(created) = vigil_local::init_resources(&services).await? {
             topic_arn.get_or_insert(created);
@@ -75,7 +83,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let shown = password.expose().to_owned();
     if services.ensure_admin(password).await? == BootstrapOutcome::Created && generated {
         // Printed to the terminal, not logged: logs must never hold secrets.
-        println!("\n  First admin created. Log in with:\n    username: admin\n    password: {shown}\n");
+        println!(
+            "\n  First admin created. Log in with:\n    username: admin\n    password: {shown}\n"
+        );
     }
 
     let detector = std::sync::Arc::new(vigil::detect::Detector::bundled()?);

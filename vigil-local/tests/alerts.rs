@@ -21,7 +21,10 @@ async fn created(app: &TestApp, token: &str, body: Value) -> Value {
     assert_eq!(response.status(), 201);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     let alert: Value = response.json().await.unwrap();
-    assert_eq!(location, format!("/alerts/{}", alert["id"].as_str().unwrap()));
+    assert_eq!(
+        location,
+        format!("/alerts/{}", alert["id"].as_str().unwrap())
+    );
     alert
 }
 
@@ -31,7 +34,9 @@ async fn a_new_threat_is_201_and_a_repeat_is_200_on_the_same_alert() {
     let sensor = app.user_token("edge-1", "sensor").await;
 
     let first = created(&app, &sensor, threat("10.0.0.5", "dos", "high")).await;
-    let repeat = app.create_alert(&sensor, threat("10.0.0.5", "dos", "critical")).await;
+    let repeat = app
+        .create_alert(&sensor, threat("10.0.0.5", "dos", "critical"))
+        .await;
 
     assert_eq!(repeat.status(), 200);
     let repeat: Value = repeat.json().await.unwrap();
@@ -58,7 +63,14 @@ async fn alert_bodies_are_validated_field_by_field() {
     let body = problem(response, 400).await;
     assert_eq!(
         fields(&body),
-        ["category", "severity", "score", "source.ip", "source.port", "colour"]
+        [
+            "category",
+            "severity",
+            "score",
+            "source.ip",
+            "source.port",
+            "colour"
+        ]
     );
 }
 
@@ -72,8 +84,18 @@ async fn viewers_read_but_do_not_write() {
 
     assert_eq!(app.get_alert(&viewer, id).await.status(), 200);
     assert_eq!(app.list_alerts(&viewer, "").await.status(), 200);
-    problem(app.create_alert(&viewer, threat("10.0.0.6", "dos", "low")).await, 403).await;
-    problem(app.update_alert(&viewer, id, json!({"version": 1, "status": "acknowledged"})).await, 403).await;
+    problem(
+        app.create_alert(&viewer, threat("10.0.0.6", "dos", "low"))
+            .await,
+        403,
+    )
+    .await;
+    problem(
+        app.update_alert(&viewer, id, json!({"version": 1, "status": "acknowledged"}))
+            .await,
+        403,
+    )
+    .await;
     problem(app.list_alerts("", "").await, 401).await;
 }
 
@@ -86,29 +108,66 @@ async fn the_workflow_acknowledges_conflicts_and_refuses_bad_transitions() {
 
     // Acknowledge and assign
     let ack = app
-        .update_alert(&analyst, id, json!({"version": 1, "status": "acknowledged", "assignee": "ana", "note": "on it"}))
+        .update_alert(
+            &analyst,
+            id,
+            json!({"version": 1, "status": "acknowledged", "assignee": "ana", "note": "on it"}),
+        )
         .await;
     assert_eq!(ack.status(), 200);
     let ack: Value = ack.json().await.unwrap();
-    assert_eq!((ack["status"].as_str(), ack["version"].as_u64()), (Some("acknowledged"), Some(2)));
+    assert_eq!(
+        (ack["status"].as_str(), ack["version"].as_u64()),
+        (Some("acknowledged"), Some(2))
+    );
     assert_eq!(ack["assignee"], "ana");
     let last = &ack["history"].as_array().unwrap()[1];
-    assert_eq!((last["by"].as_str(), last["from"].as_str(), last["to"].as_str()), (Some("ana"), Some("open"), Some("acknowledged")));
+    assert_eq!(
+        (
+            last["by"].as_str(),
+            last["from"].as_str(),
+            last["to"].as_str()
+        ),
+        (Some("ana"), Some("open"), Some("acknowledged"))
+    );
     assert_eq!(last["note"], "on it");
 
     // A stale version is 409 with the current alert
-    let stale = problem(app.update_alert(&analyst, id, json!({"version": 1, "status": "resolved"})).await, 409).await;
+    let stale = problem(
+        app.update_alert(&analyst, id, json!({"version": 1, "status": "resolved"}))
+            .await,
+        409,
+    )
+    .await;
     assert_eq!(stale["current"]["version"], 2);
 
     // Resolve, then a move the workflow forbids is 422 naming it
-    let resolved = app.update_alert(&analyst, id, json!({"version": 2, "status": "resolved"})).await;
+    let resolved = app
+        .update_alert(&analyst, id, json!({"version": 2, "status": "resolved"}))
+        .await;
     assert_eq!(resolved.status(), 200);
-    let bad = problem(app.update_alert(&analyst, id, json!({"version": 3, "status": "acknowledged"})).await, 422).await;
-    assert!(bad["detail"].as_str().unwrap().contains("from resolved to acknowledged"));
+    let bad = problem(
+        app.update_alert(
+            &analyst,
+            id,
+            json!({"version": 3, "status": "acknowledged"}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert!(
+        bad["detail"]
+            .as_str()
+            .unwrap()
+            .contains("from resolved to acknowledged")
+    );
     assert_eq!(fields(&bad), ["status"]);
 
     // Reopening is allowed
-    let reopened = app.update_alert(&analyst, id, json!({"version": 3, "status": "open"})).await;
+    let reopened = app
+        .update_alert(&analyst, id, json!({"version": 3, "status": "open"}))
+        .await;
     assert_eq!(reopened.status(), 200);
 }
 
@@ -119,10 +178,20 @@ async fn updates_are_validated() {
     let alert = created(&app, &analyst, threat("10.0.0.5", "dos", "high")).await;
     let id = alert["id"].as_str().unwrap();
 
-    let no_version = app.update_alert(&analyst, id, json!({"status": "resolved"})).await;
+    let no_version = app
+        .update_alert(&analyst, id, json!({"status": "resolved"}))
+        .await;
     let nothing = app.update_alert(&analyst, id, json!({"version": 1})).await;
-    let ghost = app.update_alert(&analyst, id, json!({"version": 1, "assignee": "ghost"})).await;
-    let missing = app.update_alert(&analyst, "01ARZ3NDEKTSV4RRFFQ69G5FAV", json!({"version": 1, "note": "x"})).await;
+    let ghost = app
+        .update_alert(&analyst, id, json!({"version": 1, "assignee": "ghost"}))
+        .await;
+    let missing = app
+        .update_alert(
+            &analyst,
+            "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+            json!({"version": 1, "note": "x"}),
+        )
+        .await;
     let garbage = app.get_alert(&analyst, "not-an-id").await;
 
     assert_eq!(fields(&problem(no_version, 400).await), ["version"]);
@@ -139,10 +208,19 @@ async fn lists_filter_by_every_parameter() {
     let dos = created(&app, &analyst, threat("10.0.0.1", "dos", "critical")).await;
     created(&app, &analyst, threat("10.0.0.2", "probe", "low")).await;
     let r2l = created(&app, &analyst, threat("10.0.0.3", "r2l", "high")).await;
-    app.update_alert(&analyst, r2l["id"].as_str().unwrap(), json!({"version": 1, "status": "investigating", "assignee": "ana"}))
-        .await;
+    app.update_alert(
+        &analyst,
+        r2l["id"].as_str().unwrap(),
+        json!({"version": 1, "status": "investigating", "assignee": "ana"}),
+    )
+    .await;
     let ids = |body: &Value| -> Vec<String> {
-        body["items"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap().to_owned()).collect()
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap().to_owned())
+            .collect()
     };
     let list = |q: &'static str| {
         let app = &app;
@@ -155,14 +233,35 @@ async fn lists_filter_by_every_parameter() {
     };
 
     assert_eq!(ids(&list("").await).len(), 3);
-    assert_eq!(ids(&list("severity=high").await), [r2l["id"].as_str().unwrap(), dos["id"].as_str().unwrap()]);
-    assert_eq!(ids(&list("category=dos").await), [dos["id"].as_str().unwrap()]);
-    assert_eq!(ids(&list("status=investigating").await), [r2l["id"].as_str().unwrap()]);
-    assert_eq!(ids(&list("status=open&status=investigating").await).len(), 3);
+    assert_eq!(
+        ids(&list("severity=high").await),
+        [r2l["id"].as_str().unwrap(), dos["id"].as_str().unwrap()]
+    );
+    assert_eq!(
+        ids(&list("category=dos").await),
+        [dos["id"].as_str().unwrap()]
+    );
+    assert_eq!(
+        ids(&list("status=investigating").await),
+        [r2l["id"].as_str().unwrap()]
+    );
+    assert_eq!(
+        ids(&list("status=open&status=investigating").await).len(),
+        3
+    );
     assert_eq!(ids(&list("status=open,investigating").await).len(), 3);
-    assert_eq!(ids(&list("assignee=ana").await), [r2l["id"].as_str().unwrap()]);
-    assert_eq!(ids(&list("source_ip=10.0.0.1").await), [dos["id"].as_str().unwrap()]);
-    assert_eq!(ids(&list("from=2000-01-01T00:00:00Z&to=2000-01-02T00:00:00Z").await).len(), 0);
+    assert_eq!(
+        ids(&list("assignee=ana").await),
+        [r2l["id"].as_str().unwrap()]
+    );
+    assert_eq!(
+        ids(&list("source_ip=10.0.0.1").await),
+        [dos["id"].as_str().unwrap()]
+    );
+    assert_eq!(
+        ids(&list("from=2000-01-01T00:00:00Z&to=2000-01-02T00:00:00Z").await).len(),
+        0
+    );
     assert_eq!(ids(&list("from=2000-01-01T00:00:00Z").await).len(), 3);
 }
 
@@ -171,12 +270,23 @@ async fn bad_list_parameters_are_400_naming_them() {
     let app = TestApp::spawn().await;
     let analyst = app.user_token("ana", "analyst").await;
     let body = problem(
-        app.list_alerts(&analyst, "status=closed&severity=huge&limit=500&from=yesterday&colour=red").await,
+        app.list_alerts(
+            &analyst,
+            "status=closed&severity=huge&limit=500&from=yesterday&colour=red",
+        )
+        .await,
         400,
     )
     .await;
-    assert_eq!(fields(&body), ["status", "severity", "limit", "from", "colour"]);
-    let forged = problem(app.list_alerts(&analyst, "cursor=bm90LWEtY3Vyc29y").await, 400).await;
+    assert_eq!(
+        fields(&body),
+        ["status", "severity", "limit", "from", "colour"]
+    );
+    let forged = problem(
+        app.list_alerts(&analyst, "cursor=bm90LWEtY3Vyc29y").await,
+        400,
+    )
+    .await;
     assert_eq!(fields(&forged), ["cursor"]);
 }
 
@@ -186,7 +296,12 @@ async fn paging_covers_every_alert_once_and_cursors_stay_with_their_filters() {
     let analyst = app.user_token("ana", "analyst").await;
     let mut all = HashSet::new();
     for i in 0..23 {
-        let alert = created(&app, &analyst, threat(&format!("10.0.1.{i}"), "dos", "high")).await;
+        let alert = created(
+            &app,
+            &analyst,
+            threat(&format!("10.0.1.{i}"), "dos", "high"),
+        )
+        .await;
         all.insert(alert["id"].as_str().unwrap().to_owned());
     }
 
@@ -197,7 +312,12 @@ async fn paging_covers_every_alert_once_and_cursors_stay_with_their_filters() {
             Some(c) => format!("limit=5&cursor={c}"),
             None => "limit=5".to_owned(),
         };
-        let page: Value = app.list_alerts(&analyst, &query).await.json().await.unwrap();
+        let page: Value = app
+            .list_alerts(&analyst, &query)
+            .await
+            .json()
+            .await
+            .unwrap();
         for a in page["items"].as_array().unwrap() {
             seen.push(a["id"].as_str().unwrap().to_owned());
         }
@@ -213,9 +333,19 @@ async fn paging_covers_every_alert_once_and_cursors_stay_with_their_filters() {
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(seen, sorted, "newest first");
     // A cursor from one listing does not fit another.
-    let first: Value = app.list_alerts(&analyst, "limit=5").await.json().await.unwrap();
+    let first: Value = app
+        .list_alerts(&analyst, "limit=5")
+        .await
+        .json()
+        .await
+        .unwrap();
     let c = first["next_cursor"].as_str().unwrap();
-    problem(app.list_alerts(&analyst, &format!("limit=5&severity=low&cursor={c}")).await, 400).await;
+    problem(
+        app.list_alerts(&analyst, &format!("limit=5&severity=low&cursor={c}"))
+            .await,
+        400,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -225,8 +355,12 @@ async fn bulk_resolves_with_a_result_per_id() {
     let a = created(&app, &analyst, threat("10.0.0.1", "dos", "high")).await;
     let b = created(&app, &analyst, threat("10.0.0.2", "dos", "high")).await;
     let closed = created(&app, &analyst, threat("10.0.0.3", "dos", "high")).await;
-    app.update_alert(&analyst, closed["id"].as_str().unwrap(), json!({"version": 1, "status": "false_positive"}))
-        .await;
+    app.update_alert(
+        &analyst,
+        closed["id"].as_str().unwrap(),
+        json!({"version": 1, "status": "false_positive"}),
+    )
+    .await;
 
     let response = app
         .bulk_alerts(
@@ -238,11 +372,31 @@ async fn bulk_resolves_with_a_result_per_id() {
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["updated"], 2);
-    let outcomes: Vec<&str> = body["results"].as_array().unwrap().iter().map(|r| r["outcome"].as_str().unwrap()).collect();
-    assert_eq!(outcomes, ["updated", "updated", "invalid_transition", "not_found"]);
-    let stored: Value = app.get_alert(&analyst, a["id"].as_str().unwrap()).await.json().await.unwrap();
+    let outcomes: Vec<&str> = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["updated", "updated", "invalid_transition", "not_found"]
+    );
+    let stored: Value = app
+        .get_alert(&analyst, a["id"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(stored["status"], "resolved");
-    let too_many: Vec<String> = (0..101).map(|_| "01ARZ3NDEKTSV4RRFFQ69G5FAV".to_owned()).collect();
-    let body = problem(app.bulk_alerts(&analyst, json!({"ids": too_many, "status": "resolved"})).await, 400).await;
+    let too_many: Vec<String> = (0..101)
+        .map(|_| "01ARZ3NDEKTSV4RRFFQ69G5FAV".to_owned())
+        .collect();
+    let body = problem(
+        app.bulk_alerts(&analyst, json!({"ids": too_many, "status": "resolved"}))
+            .await,
+        400,
+    )
+    .await;
     assert_eq!(fields(&body), ["ids"]);
 }

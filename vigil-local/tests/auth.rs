@@ -16,7 +16,12 @@ async fn admin_logs_in_and_the_token_identifies_them() {
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 3600);
     assert_eq!(body["user"], json!({"username": "admin", "role": "admin"}));
-    let me: Value = app.me(body["token"].as_str().unwrap()).await.json().await.unwrap();
+    let me: Value = app
+        .me(body["token"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["username"], "admin");
     assert_eq!(me["role"], "admin");
     assert!(me.get("password_hash").is_none());
@@ -44,10 +49,19 @@ async fn five_failures_lock_a_username_out_even_with_the_right_password() {
 
     let response = app.login("admin", ADMIN_PASSWORD).await;
 
-    let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=900).contains(&retry_after));
     let body = problem(response, 429).await;
-    assert!(body["detail"].as_str().unwrap().contains("too many failed logins"));
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("too many failed logins")
+    );
 }
 
 #[tokio::test]
@@ -104,7 +118,9 @@ async fn curl_default_form_content_type_with_a_json_body_is_accepted() {
         .client
         .post(app.url("/auth/login"))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(r#"{{"username":"admin","password":"{ADMIN_PASSWORD}"}}"#))
+        .body(format!(
+            r#"{{"username":"admin","password":"{ADMIN_PASSWORD}"}}"#
+        ))
         .send()
         .await
         .unwrap();
@@ -117,7 +133,10 @@ async fn admins_register_users_who_can_then_log_in() {
     let admin = app.admin_token().await;
 
     let response = app
-        .register(&admin, json!({"username": "Ana.Lyst", "password": "analyst-password-1", "role": "analyst"}))
+        .register(
+            &admin,
+            json!({"username": "Ana.Lyst", "password": "analyst-password-1", "role": "analyst"}),
+        )
         .await;
 
     assert_eq!(response.status(), 201);
@@ -126,7 +145,10 @@ async fn admins_register_users_who_can_then_log_in() {
     assert_eq!(body["username"], "ana.lyst");
     assert_eq!(body["role"], "analyst");
     assert!(body.get("password_hash").is_none());
-    assert_eq!(app.login("ana.lyst", "analyst-password-1").await.status(), 200);
+    assert_eq!(
+        app.login("ana.lyst", "analyst-password-1").await.status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -145,10 +167,16 @@ async fn registration_validates_every_field() {
     let admin = app.admin_token().await;
 
     let weak = app
-        .register(&admin, json!({"username": "bob", "password": "short", "role": "viewer"}))
+        .register(
+            &admin,
+            json!({"username": "bob", "password": "short", "role": "viewer"}),
+        )
         .await;
     let bad = app
-        .register(&admin, json!({"username": "b b", "password": "long-enough-pass", "role": "root"}))
+        .register(
+            &admin,
+            json!({"username": "b b", "password": "long-enough-pass", "role": "root"}),
+        )
         .await;
 
     assert_eq!(fields(&problem(weak, 400).await), ["password"]);
@@ -168,7 +196,10 @@ async fn registration_needs_an_admin_token() {
         .send()
         .await
         .unwrap();
-    assert_eq!(anonymous.headers()["www-authenticate"], "Bearer realm=\"vigil\"");
+    assert_eq!(
+        anonymous.headers()["www-authenticate"],
+        "Bearer realm=\"vigil\""
+    );
     problem(anonymous, 401).await;
     problem(app.register("not-a-jwt", body.clone()).await, 401).await;
     problem(app.register(&analyst, body).await, 403).await;
@@ -210,12 +241,15 @@ async fn disabling_a_user_stops_their_tokens_and_logins() {
     let admin = app.admin_token().await;
     assert_eq!(app.me(&analyst).await.status(), 200);
 
-    let response = app.update_user(&admin, "ana", json!({"disabled": true})).await;
+    let response = app
+        .update_user(&admin, "ana", json!({"disabled": true}))
+        .await;
 
     assert_eq!(response.status(), 200);
     problem(app.me(&analyst).await, 401).await;
     problem(app.login("ana", "ana-password-1").await, 401).await;
-    app.update_user(&admin, "ana", json!({"disabled": false})).await;
+    app.update_user(&admin, "ana", json!({"disabled": false}))
+        .await;
     assert_eq!(app.me(&analyst).await.status(), 200);
 }
 
@@ -225,7 +259,8 @@ async fn role_changes_apply_at_the_next_request() {
     let ana = app.user_token("ana", "analyst").await;
     let admin = app.admin_token().await;
 
-    app.update_user(&admin, "ana", json!({"role": "admin"})).await;
+    app.update_user(&admin, "ana", json!({"role": "admin"}))
+        .await;
 
     assert_eq!(app.list_users(&ana).await.status(), 200);
 }
@@ -239,9 +274,13 @@ async fn admins_reset_passwords_but_cannot_lock_themselves_out() {
     let reset = app
         .update_user(&admin, "ana", json!({"password": "a-brand-new-password"}))
         .await;
-    let self_disable = app.update_user(&admin, "admin", json!({"disabled": true})).await;
+    let self_disable = app
+        .update_user(&admin, "admin", json!({"disabled": true}))
+        .await;
     let empty = app.update_user(&admin, "ana", json!({})).await;
-    let missing = app.update_user(&admin, "nobody", json!({"disabled": true})).await;
+    let missing = app
+        .update_user(&admin, "nobody", json!({"disabled": true}))
+        .await;
 
     assert_eq!(reset.status(), 200);
     assert_eq!(app.login("ana", "a-brand-new-password").await.status(), 200);

@@ -33,7 +33,9 @@ async fn services() -> Services {
 
 fn admin_token(services: &Services) -> String {
     let admin = Username::parse("admin").unwrap();
-    let issued = services.tokens.issue(&admin, Role::Admin, chrono::Utc::now());
+    let issued = services
+        .tokens
+        .issue(&admin, Role::Admin, chrono::Utc::now());
     issued.unwrap().token
 }
 
@@ -133,13 +135,25 @@ async fn the_lambda_binary_serves_every_fixture_against_dynamodb() {
     assert_eq!(login["headers"]["content-type"], "application/json");
 
     // Then each one is answered as the API expects
-    assert_eq!(status_and_body(&invoke(&mut runtime, "register.json", &token).await).0, 201);
+    assert_eq!(
+        status_and_body(&invoke(&mut runtime, "register.json", &token).await).0,
+        201
+    );
     let (status, me) = status_and_body(&invoke(&mut runtime, "me.json", &token).await);
     assert_eq!((status, me["username"].as_str()), (200, Some("admin")));
     let (status, users) = status_and_body(&invoke(&mut runtime, "list-users.json", &token).await);
-    assert_eq!((status, users["items"].as_array().map(Vec::len)), (200, Some(2)));
-    assert_eq!(status_and_body(&invoke(&mut runtime, "update-user.json", &token).await).0, 200);
+    assert_eq!(
+        (status, users["items"].as_array().map(Vec::len)),
+        (200, Some(2))
+    );
+    assert_eq!(
+        status_and_body(&invoke(&mut runtime, "update-user.json", &token).await).0,
+        200
+    );
     let anonymous = invoke(&mut runtime, "me.json", "").await;
     assert_eq!(status_and_body(&anonymous).0, 401);
-    assert_eq!(anonymous["headers"]["content-type"], "application/problem+json");
+    assert_eq!(
+        anonymous["headers"]["content-type"],
+        "application/problem+json"
+    );
 }

@@ -119,7 +119,12 @@ pub async fn create(
     if detection.created {
         tracing::info!(alert_id = %alert.id, category = %alert.category, "alert created");
         let location = format!("/alerts/{}", alert.id);
-        Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(alert)).into_response())
+        Ok((
+            StatusCode::CREATED,
+            [(header::LOCATION, location)],
+            Json(alert),
+        )
+            .into_response())
     } else {
         tracing::info!(alert_id = %alert.id, count = alert.count, "alert deduplicated");
         Ok(Json(alert).into_response())
@@ -147,10 +152,12 @@ async fn apply(
     if let Some(status) = change.status
         && status != alert.status
     {
-        alert.move_to(status, by, note.take(), now).map_err(|e| ApiError::Unprocessable {
-            detail: e.to_string(),
-            errors: vec![FieldError::new("status", e.to_string())],
-        })?;
+        alert
+            .move_to(status, by, note.take(), now)
+            .map_err(|e| ApiError::Unprocessable {
+                detail: e.to_string(),
+                errors: vec![FieldError::new("status", e.to_string())],
+            })?;
     }
     if let Some(assignee) = change.assignee {
         alert.assign(assignee, by, now);
@@ -268,5 +275,9 @@ async fn bulk_one(
             Err(e) => return result("not_done", None, Some(ApiError::from(e).to_string())),
         }
     }
-    result("conflict", None, Some("the alert kept changing; try again".into()))
+    result(
+        "conflict",
+        None,
+        Some("the alert kept changing; try again".into()),
+    )
 }

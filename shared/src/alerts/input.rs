@@ -55,7 +55,9 @@ pub fn list_query(raw: Option<&str>) -> Result<AlertQuery, ApiError> {
             },
             "limit" => match value.parse::<usize>() {
                 Ok(n) if (1..=MAX_LIMIT).contains(&n) => q.limit = n,
-                _ => v.push(field(format!("must be a whole number from 1 to {MAX_LIMIT}"))),
+                _ => v.push(field(format!(
+                    "must be a whole number from 1 to {MAX_LIMIT}"
+                ))),
             },
             "cursor" => cursor = Some(value.into_owned()),
             other => v.push(FieldError::new(other, "is not a known query parameter")),
@@ -144,8 +146,16 @@ pub fn new_alert(body: &Map<String, Value>) -> Result<NewAlert, ApiError> {
     f.deny_unknown(
         &mut v,
         &[
-            "category", "severity", "score", "source", "destination", "protocol", "service",
-            "sensor", "summary", "observed_at",
+            "category",
+            "severity",
+            "score",
+            "source",
+            "destination",
+            "protocol",
+            "service",
+            "sensor",
+            "summary",
+            "observed_at",
         ],
     );
     v.finish()?;
@@ -192,7 +202,10 @@ pub fn alert_change(body: &Map<String, Value>) -> Result<AlertChange, ApiError> 
     let note = f.optional(&mut v, "note", short_text(MAX_NOTE_CHARS));
     f.deny_unknown(&mut v, &["version", "status", "assignee", "note"]);
     if v.is_ok() && status.is_none() && assignee.is_none() && note.is_none() {
-        v.push(FieldError::new("body", "name at least one of status, assignee, note"));
+        v.push(FieldError::new(
+            "body",
+            "name at least one of status, assignee, note",
+        ));
     }
     v.finish()?;
     Ok(AlertChange {

@@ -1,4 +1,6 @@
-use super::{AuthState, LOCKOUT_WINDOW, MAX_FAILED_LOGINS, UserView, hash_password, verify_password};
+use super::{
+    AuthState, LOCKOUT_WINDOW, MAX_FAILED_LOGINS, UserView, hash_password, verify_password,
+};
 use crate::{
     domain::{Password, Role, User, Username},
     http::{ApiError, Caller, Fields, JsonBody, Validation, parse},
@@ -60,7 +62,9 @@ pub async fn login(
         .await?
         && failed.count >= MAX_FAILED_LOGINS
     {
-        let retry_after = (failed.window_start + LOCKOUT_WINDOW - now).num_seconds().max(1) as u64;
+        let retry_after = (failed.window_start + LOCKOUT_WINDOW - now)
+            .num_seconds()
+            .max(1) as u64;
         tracing::warn!(username = %username, "login locked out after repeated failures");
         return Err(ApiError::TooManyRequests {
             detail: format!(
@@ -71,7 +75,8 @@ pub async fn login(
     }
 
     let user = state.users.get(&username).await?;
-    let verified = verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+    let verified =
+        verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     match user {
         Some(user) if verified && !user.disabled => {
             state.users.clear_failed_logins(&username).await?;

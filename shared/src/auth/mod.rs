@@ -10,11 +10,7 @@ pub use bootstrap::{BootstrapOutcome, ensure_admin};
 pub use passwords::{generate_password, hash_password, verify_password};
 pub use user_view::UserView;
 
-use crate::{
-    http::Authenticator,
-    store::UserStore,
-    token::TokenKeys,
-};
+use crate::{http::Authenticator, store::UserStore, token::TokenKeys};
 use axum::{
     Router,
     extract::FromRef,

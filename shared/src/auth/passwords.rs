@@ -2,10 +2,7 @@
 //! of CPU, which would stall every other request on the same worker thread.
 
 use crate::{domain::Password, http::ApiError};
-use argon2::{
-    Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
-    password_hash::SaltString,
-};
+use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier, password_hash::SaltString};
 use rand_core::OsRng;
 use std::sync::OnceLock;
 
@@ -30,8 +27,8 @@ pub async fn hash_password(password: Password) -> Result<String, ApiError> {
 
 /// A random password: 18 bytes from the OS, URL-safe base64 (24 characters).
 pub fn generate_password() -> Password {
-    use rand_core::RngCore;
     use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    use rand_core::RngCore;
     let mut bytes = [0u8; 18];
     OsRng.fill_bytes(&mut bytes);
     Password::parse_new(&URL_SAFE_NO_PAD.encode(bytes)).expect("24 characters is long enough")

@@ -130,7 +130,15 @@ async fn predict(
     };
     let mut outcomes: HashMap<usize, Result<AlertId, &'static str>> = HashMap::new();
     if store {
-        store_alerts(&state, &caller, &records, &predictions, &mut outcomes, &mut summary).await;
+        store_alerts(
+            &state,
+            &caller,
+            &records,
+            &predictions,
+            &mut outcomes,
+            &mut summary,
+        )
+        .await;
     }
     let schema = state.detector.schema();
     let predictions = predictions
@@ -192,7 +200,10 @@ fn parse_store_param(query: Option<&str>) -> Result<Option<bool>, ApiError> {
                 })
             }
             other => {
-                return Err(ApiError::invalid_field(other, "is not a known query parameter"));
+                return Err(ApiError::invalid_field(
+                    other,
+                    "is not a known query parameter",
+                ));
             }
         }
     }
@@ -203,7 +214,13 @@ fn parse_batch(headers: &HeaderMap, body: &[u8]) -> Result<Batch, ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
     match content_type.as_deref() {
         Some("text/csv") => parse_csv(body),
         None | Some("application/json") | Some("application/x-www-form-urlencoded") => {
@@ -270,20 +287,22 @@ fn parse_csv(body: &[u8]) -> Result<Batch, ApiError> {
         .map_err(|_| ApiError::invalid_field("body", "CSV must be UTF-8 text"))?;
     let mut records = Vec::new();
     let mut errors = Vec::new();
+    // `index` counts records (data lines), as in a JSON batch; `i + 1` is the line.
+    let mut index = 0;
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         // Blank lines and an optional header line are skipped.
         if line.is_empty() || (i == 0 && line.starts_with("duration,")) {
             continue;
         }
-        if records.len() + errors.len() >= MAX_RECORDS {
+        if index >= MAX_RECORDS {
             return Err(too_large());
         }
-        let index = records.len() + errors.len();
         match ConnectionRecord::from_csv(line, index, i + 1) {
             Ok(record) => records.push(record),
             Err(mut e) => errors.append(&mut e),
         }
+        index += 1;
     }
     if records.is_empty() && errors.is_empty() {
         errors.push(FieldError::new("body", "holds no records"));
@@ -328,9 +347,10 @@ async fn store_alerts(
             continue;
         };
         let ctx = &record.context;
-        let sensor = ctx.sensor.clone().or_else(|| {
-            (caller.role == Role::Sensor).then(|| caller.username.to_string())
-        });
+        let sensor = ctx
+            .sensor
+            .clone()
+            .or_else(|| (caller.role == Role::Sensor).then(|| caller.username.to_string()));
         let source = (ctx.src_ip.is_some() || ctx.src_port.is_some()).then(|| Endpoint {
             ip: ctx.src_ip,
             port: ctx.src_port,
@@ -398,7 +418,11 @@ async fn store_alerts(
         }
     }
     for (candidate, members) in groups {
-        let outcome = match state.alerts.record_detection(&candidate, state.dedup_window).await {
+        let outcome = match state
+            .alerts
+            .record_detection(&candidate, state.dedup_window)
+            .await
+        {
             Ok(detection) => {
                 if detection.created {
                     summary.alerts_created += 1;

@@ -37,7 +37,9 @@ impl Detector {
     pub fn load(onnx: &[u8], schema: FeatureSchema) -> Result<Self, DetectError> {
         let load = |e: TractError| DetectError::Load(format!("{e:#}"));
         let encoder = FeatureEncoder::new(&schema).map_err(|e| DetectError::Load(e.to_string()))?;
-        let mut model = tract_onnx::onnx().model_for_read(&mut &onnx[..]).map_err(load)?;
+        let mut model = tract_onnx::onnx()
+            .model_for_read(&mut &onnx[..])
+            .map_err(load)?;
         // One symbolic batch dimension: the same optimised plan serves 1 or 10,000 rows.
         let batch = model.symbols.sym("N");
         model
@@ -87,7 +89,11 @@ impl Detector {
 
     /// Runs encoded features `[n, width]` through the model; per row, the class
     /// probabilities and the novelty score.
-    pub fn run(&self, features: Vec<f32>, n: usize) -> Result<Vec<([f32; CLASS_COUNT], f32)>, DetectError> {
+    pub fn run(
+        &self,
+        features: Vec<f32>,
+        n: usize,
+    ) -> Result<Vec<([f32; CLASS_COUNT], f32)>, DetectError> {
         let infer = |e: TractError| DetectError::Inference(format!("{e:#}"));
         let input = tract_ndarray::Array2::from_shape_vec((n, self.encoder.width()), features)
             .map_err(|e| DetectError::Inference(e.to_string()))?;

@@ -69,7 +69,9 @@ impl FeatureEncoder {
             let which = ["protocol_type", "service", "flag"]
                 .iter()
                 .position(|n| *n == block.name)
-                .ok_or_else(|| SchemaMismatch(format!("unknown categorical feature {}", block.name)))?;
+                .ok_or_else(|| {
+                    SchemaMismatch(format!("unknown categorical feature {}", block.name))
+                })?;
             let values = block
                 .values
                 .iter()

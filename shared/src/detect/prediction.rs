@@ -6,7 +6,8 @@ use crate::domain::{Category, Severity};
 
 /// normal, dos, probe, r2l, u2r — the model's output order.
 pub const CLASS_COUNT: usize = 5;
-const ATTACK_CATEGORIES: [Category; 4] = [Category::Dos, Category::Probe, Category::R2l, Category::U2r];
+const ATTACK_CATEGORIES: [Category; 4] =
+    [Category::Dos, Category::Probe, Category::R2l, Category::U2r];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prediction {
@@ -32,17 +33,18 @@ impl Prediction {
         let score = (1.0 - probabilities[0]).clamp(0.0, 1.0);
         let by_score = score >= schema.threshold;
         let by_novelty = schema.novelty_threshold.is_some_and(|t| novelty >= t);
-        let category = if by_score {
-            let (best, _) = probabilities[1..]
-                .iter()
-                .enumerate()
-                .fold((0, f32::MIN), |(bi, bp), (i, p)| if *p > bp { (i, *p) } else { (bi, bp) });
-            Some(ATTACK_CATEGORIES[best])
-        } else if by_novelty {
-            Some(Category::Anomaly)
-        } else {
-            None
-        };
+        let category =
+            if by_score {
+                let (best, _) = probabilities[1..].iter().enumerate().fold(
+                    (0, f32::MIN),
+                    |(bi, bp), (i, p)| if *p > bp { (i, *p) } else { (bi, bp) },
+                );
+                Some(ATTACK_CATEGORIES[best])
+            } else if by_novelty {
+                Some(Category::Anomaly)
+            } else {
+                None
+            };
         let severity = category.map(|c| severity_for(c, score, novelty, schema.novelty_threshold));
         Self {
             score,
@@ -63,7 +65,12 @@ impl Prediction {
 /// 2. Confidence moves it one step: up when the score is at least 0.95 (or, for an
 ///    anomaly, when novelty is at least twice its threshold); down when the score is
 ///    below 0.7 — a weak signal should not page anyone.
-pub fn severity_for(category: Category, score: f32, novelty: f32, novelty_threshold: Option<f32>) -> Severity {
+pub fn severity_for(
+    category: Category,
+    score: f32,
+    novelty: f32,
+    novelty_threshold: Option<f32>,
+) -> Severity {
     let base: i8 = match category {
         Category::U2r => 3,
         Category::R2l | Category::Dos => 2,
@@ -84,11 +91,23 @@ mod tests {
 
     #[test]
     fn severity_follows_category_and_confidence() {
-        assert_eq!(severity_for(Category::U2r, 0.8, 0.0, None), Severity::Critical);
-        assert_eq!(severity_for(Category::Dos, 0.99, 0.0, None), Severity::Critical);
+        assert_eq!(
+            severity_for(Category::U2r, 0.8, 0.0, None),
+            Severity::Critical
+        );
+        assert_eq!(
+            severity_for(Category::Dos, 0.99, 0.0, None),
+            Severity::Critical
+        );
         assert_eq!(severity_for(Category::Dos, 0.8, 0.0, None), Severity::High);
         assert_eq!(severity_for(Category::Probe, 0.6, 0.0, None), Severity::Low);
-        assert_eq!(severity_for(Category::Anomaly, 0.1, 5.0, Some(2.0)), Severity::High);
-        assert_eq!(severity_for(Category::Anomaly, 0.1, 2.5, Some(2.0)), Severity::Medium);
+        assert_eq!(
+            severity_for(Category::Anomaly, 0.1, 5.0, Some(2.0)),
+            Severity::High
+        );
+        assert_eq!(
+            severity_for(Category::Anomaly, 0.1, 2.5, Some(2.0)),
+            Severity::Medium
+        );
     }
 }

@@ -67,7 +67,14 @@ pub const FEATURES: [(&str, FeatureKind); 41] = [
 ];
 
 /// The optional context fields of a JSON record.
-pub const CONTEXT_FIELDS: [&str; 6] = ["src_ip", "dst_ip", "src_port", "dst_port", "sensor", "observed_at"];
+pub const CONTEXT_FIELDS: [&str; 6] = [
+    "src_ip",
+    "dst_ip",
+    "src_port",
+    "dst_port",
+    "sensor",
+    "observed_at",
+];
 
 /// Longest accepted categorical value; real ones are a few characters.
 const MAX_CATEGORY_CHARS: usize = 64;
@@ -148,9 +155,9 @@ impl ConnectionRecord {
                             Ok(x) => numeric[n] = x,
                             Err(m) => errors.push(FieldError::new(field, m).at(index)),
                         },
-                        Err(_) => {
-                            errors.push(FieldError::new(field, format!("{cell:?} is not a number")).at(index))
-                        }
+                        Err(_) => errors.push(
+                            FieldError::new(field, format!("{cell:?} is not a number")).at(index),
+                        ),
                     }
                     n += 1;
                 }
@@ -199,7 +206,11 @@ fn check_category(s: &str) -> Result<String, String> {
     Ok(s.to_owned())
 }
 
-fn parse_object(map: &Map<String, Value>, prefix: String, index: usize) -> Result<ConnectionRecord, Vec<FieldError>> {
+fn parse_object(
+    map: &Map<String, Value>,
+    prefix: String,
+    index: usize,
+) -> Result<ConnectionRecord, Vec<FieldError>> {
     let fields = Fields::nested(map, prefix, Some(index));
     let mut v = Validation::new();
     let mut numeric = [0.0; 38];

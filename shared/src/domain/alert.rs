@@ -75,10 +75,14 @@ impl Alert {
         service: Option<&str>,
     ) -> String {
         fn ip(e: Option<&Endpoint>) -> String {
-            e.and_then(|e| e.ip).map(|ip| ip.to_string()).unwrap_or_default()
+            e.and_then(|e| e.ip)
+                .map(|ip| ip.to_string())
+                .unwrap_or_default()
         }
         fn port(e: Option<&Endpoint>) -> String {
-            e.and_then(|e| e.port).map(|p| p.to_string()).unwrap_or_default()
+            e.and_then(|e| e.port)
+                .map(|p| p.to_string())
+                .unwrap_or_default()
         }
         // The source port is left out on purpose: it changes with every connection.
         format!(

@@ -58,12 +58,23 @@ mod tests {
 
     #[test]
     fn folds_case_and_accepts_the_allowed_alphabet() {
-        assert_eq!(Username::parse("Alice.B-1_x").unwrap().as_str(), "alice.b-1_x");
+        assert_eq!(
+            Username::parse("Alice.B-1_x").unwrap().as_str(),
+            "alice.b-1_x"
+        );
     }
 
     #[test]
     fn rejects_short_long_and_odd_names() {
-        for bad in ["ab", "", "-alice", "al ice", "al/ice", "älice", &"a".repeat(65)] {
+        for bad in [
+            "ab",
+            "",
+            "-alice",
+            "al ice",
+            "al/ice",
+            "älice",
+            &"a".repeat(65),
+        ] {
             assert!(Username::parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }

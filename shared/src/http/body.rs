@@ -21,7 +21,13 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            });
         match content_type.as_deref() {
             None | Some("application/json") | Some("application/x-www-form-urlencoded") => {}
             Some(t) if t.ends_with("+json") => {}
@@ -44,15 +50,18 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        Bytes::from_request(req, state).await.map(RawBody).map_err(|e| {
-            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge {
-                    detail: "the request body is too large".into(),
+        Bytes::from_request(req, state)
+            .await
+            .map(RawBody)
+            .map_err(|e| {
+                if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge {
+                        detail: "the request body is too large".into(),
+                    }
+                } else {
+                    ApiError::bad_request("the request body could not be read")
                 }
-            } else {
-                ApiError::bad_request("the request body could not be read")
-            }
-        })
+            })
     }
 }
 
@@ -238,7 +247,9 @@ pub mod parse {
     }
 
     pub fn bool(value: &Value) -> Result<bool, String> {
-        value.as_bool().ok_or_else(|| "must be true or false".to_owned())
+        value
+            .as_bool()
+            .ok_or_else(|| "must be true or false".to_owned())
     }
 
     /// Free text with a length cap.

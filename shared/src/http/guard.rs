@@ -79,7 +79,9 @@ where
             .get(&username)
             .await?
             .filter(|u| !u.disabled)
-            .ok_or_else(|| ApiError::Unauthorized("the user is disabled or no longer exists".into()))?;
+            .ok_or_else(|| {
+                ApiError::Unauthorized("the user is disabled or no longer exists".into())
+            })?;
         tracing::Span::current().record("user", user.username.as_str());
         Ok(Caller {
             username: user.username,

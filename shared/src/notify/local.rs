@@ -10,7 +10,10 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// Publishes every change the embedded store reports, until the store is dropped.
-pub async fn forward_changes(mut changes: UnboundedReceiver<StoredChange>, publisher: Arc<dyn Publisher>) {
+pub async fn forward_changes(
+    mut changes: UnboundedReceiver<StoredChange>,
+    publisher: Arc<dyn Publisher>,
+) {
     while let Some(change) = changes.recv().await {
         let Some(n) = Notification::for_change(change.old.as_ref(), Some(&change.new)) else {
             continue;
@@ -30,12 +33,24 @@ pub async fn forward_changes(mut changes: UnboundedReceiver<StoredChange>, publi
 
 /// Polls the alerts table's stream (from its newest records on) and runs each batch
 /// through [`handle_stream`], re-reading a batch whose publish failed.
-pub async fn follow_stream(aws: aws_config::SdkConfig, table: String, publisher: Arc<dyn Publisher>) {
+pub async fn follow_stream(
+    aws: aws_config::SdkConfig,
+    table: String,
+    publisher: Arc<dyn Publisher>,
+) {
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let streams = aws_sdk_dynamodbstreams::Client::new(&aws);
     let mut iterators: HashMap<String, Option<String>> = HashMap::new();
     loop {
-        if let Err(e) = poll_once(&dynamodb, &streams, &table, &mut iterators, publisher.as_ref()).await {
+        if let Err(e) = poll_once(
+            &dynamodb,
+            &streams,
+            &table,
+            &mut iterators,
+            publisher.as_ref(),
+        )
+        .await
+        {
             tracing::warn!(error = %e, "reading the alerts stream failed; retrying");
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -66,7 +81,9 @@ async fn poll_once(
         .and_then(|d| d.shards)
         .unwrap_or_default();
     for shard in shards {
-        let Some(shard_id) = shard.shard_id else { continue };
+        let Some(shard_id) = shard.shard_id else {
+            continue;
+        };
         if !iterators.contains_key(&shard_id) {
             let iterator = streams
                 .get_shard_iterator()
@@ -78,8 +95,14 @@ async fn poll_once(
                 .shard_iterator;
             iterators.insert(shard_id.clone(), iterator);
         }
-        let Some(Some(iterator)) = iterators.get(&shard_id).cloned() else { continue };
-        let out = streams.get_records().shard_iterator(&iterator).send().await?;
+        let Some(Some(iterator)) = iterators.get(&shard_id).cloned() else {
+            continue;
+        };
+        let out = streams
+            .get_records()
+            .shard_iterator(&iterator)
+            .send()
+            .await?;
         let mut event = Event::default();
         event.records = out
             .records
@@ -87,7 +110,12 @@ async fn poll_once(
             .into_iter()
             .map(stream_record_from_sdk)
             .collect();
-        if event.records.is_empty() || handle_stream(event, publisher).await.batch_item_failures.is_empty() {
+        if event.records.is_empty()
+            || handle_stream(event, publisher)
+                .await
+                .batch_item_failures
+                .is_empty()
+        {
             iterators.insert(shard_id, out.next_shard_iterator);
         }
         // On a failure the same iterator is read again next time: nothing is skipped.

@@ -37,7 +37,9 @@ impl FromRef<ReportsState> for Authenticator {
 }
 
 pub fn router(state: ReportsState) -> Router {
-    Router::new().route("/reports", get(get_report)).with_state(state)
+    Router::new()
+        .route("/reports", get(get_report))
+        .with_state(state)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +113,10 @@ fn parse_query(raw: Option<&str>, headers: &HeaderMap) -> Result<ReportQuery, Ap
         }
     }
     if period.is_some() && (from.is_some() || to.is_some()) {
-        v.push(FieldError::new("period", "give either period or from/to, not both"));
+        v.push(FieldError::new(
+            "period",
+            "give either period or from/to, not both",
+        ));
     }
     v.finish()?;
     let now = Utc::now();

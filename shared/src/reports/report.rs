@@ -153,7 +153,12 @@ impl Report {
     pub fn to_csv(&self) -> String {
         let mut out = String::from("bucket_start,total,occurrences\n");
         for p in &self.series {
-            out.push_str(&format!("{},{},{}\n", p.start.to_rfc3339(), p.total, p.occurrences));
+            out.push_str(&format!(
+                "{},{},{}\n",
+                p.start.to_rfc3339(),
+                p.total,
+                p.occurrences
+            ));
         }
         out
     }

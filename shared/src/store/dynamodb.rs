@@ -19,9 +19,8 @@
 //! by month if that ever changes.
 
 use super::{
-    counters,
     AlertPage, AlertQuery, AlertStore, Detection, FailedLogins, StoreError, UserStore, aggregate,
-    aggregates_into,
+    aggregates_into, counters,
 };
 use crate::{
     config::TableNames,
@@ -33,8 +32,9 @@ use aws_sdk_dynamodb::{
     error::{ProvideErrorMetadata, SdkError},
     types::{
         AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-        KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, StreamSpecification,
-        StreamViewType, TimeToLiveSpecification, TransactWriteItem, Update,
+        KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue,
+        ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
+        TransactWriteItem, Update,
     },
 };
 use chrono::{DateTime, TimeZone, Utc};
@@ -395,7 +395,11 @@ impl DynamoAlertStore {
     }
 }
 
-type Filter = (String, HashMap<String, String>, HashMap<String, AttributeValue>);
+type Filter = (
+    String,
+    HashMap<String, String>,
+    HashMap<String, AttributeValue>,
+);
 
 /// Which index answers a query, which partitions of it to read, and what is left to
 /// filter. The most selective given filter picks the index.
@@ -414,7 +418,11 @@ impl<'a> ListPlan<'a> {
             let statuses = query.statuses.iter().map(|s| s.as_str().to_owned());
             ("by-status", "status", statuses.collect())
         } else if let Some(category) = query.category {
-            ("by-category", "category", vec![category.as_str().to_owned()])
+            (
+                "by-category",
+                "category",
+                vec![category.as_str().to_owned()],
+            )
         } else if let Some(min) = query.min_severity {
             let severities = Severity::ALL.into_iter().filter(|s| *s >= min);
             (
@@ -479,7 +487,11 @@ fn s_value(v: &str) -> AttributeValue {
 
 impl DynamoAlertStore {
     /// The counter update that goes with a change from `old` to `new`, if any.
-    fn counter_update(&self, old: Option<&Alert>, new: &Alert) -> Result<Option<TransactWriteItem>, StoreError> {
+    fn counter_update(
+        &self,
+        old: Option<&Alert>,
+        new: &Alert,
+    ) -> Result<Option<TransactWriteItem>, StoreError> {
         let delta = counters::delta(old, new);
         if delta.is_empty() {
             return Ok(None);
@@ -528,19 +540,27 @@ impl DynamoAlertStore {
     }
 }
 
-fn with_counters(mut items: Vec<TransactWriteItem>, counter: Option<TransactWriteItem>) -> Vec<TransactWriteItem> {
+fn with_counters(
+    mut items: Vec<TransactWriteItem>,
+    counter: Option<TransactWriteItem>,
+) -> Vec<TransactWriteItem> {
     items.extend(counter);
     items
 }
 
-fn built<T, E: std::error::Error + Send + Sync + 'static>(r: Result<T, E>) -> Result<T, StoreError> {
+fn built<T, E: std::error::Error + Send + Sync + 'static>(
+    r: Result<T, E>,
+) -> Result<T, StoreError> {
     r.map_err(|e| StoreError::Other(Box::new(e)))
 }
 
 #[async_trait]
 impl AlertStore for DynamoAlertStore {
     async fn create(&self, alert: &Alert) -> Result<(), StoreError> {
-        let items = with_counters(vec![self.put_alert(alert)?], self.counter_update(None, alert)?);
+        let items = with_counters(
+            vec![self.put_alert(alert)?],
+            self.counter_update(None, alert)?,
+        );
         if self.transact(items).await? {
             Ok(())
         } else {
@@ -607,7 +627,11 @@ impl AlertStore for DynamoAlertStore {
                 None => update.update_expression(format!("{set} REMOVE #assignee")),
             };
             let items = with_counters(
-                vec![TransactWriteItem::builder().update(built(update.build())?).build()],
+                vec![
+                    TransactWriteItem::builder()
+                        .update(built(update.build())?)
+                        .build(),
+                ],
                 self.counter_update(Some(&stored), &new)?,
             );
             if self.transact(items).await? {
@@ -630,7 +654,10 @@ impl AlertStore for DynamoAlertStore {
         for round in 0..10u64 {
             if round > 0 {
                 // Spread out competing writers a little.
-                tokio::time::sleep(std::time::Duration::from_millis(5 * round + (candidate.id.0 % 7) as u64)).await;
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    5 * round + (candidate.id.0 % 7) as u64,
+                ))
+                .await;
             }
             let pointer = self
                 .client
@@ -678,7 +705,11 @@ impl AlertStore for DynamoAlertStore {
                     )
                     .expression_attribute_values(":updated_at", s(merged.updated_at.to_rfc3339()));
                 let items = with_counters(
-                    vec![TransactWriteItem::builder().update(built(update.build())?).build()],
+                    vec![
+                        TransactWriteItem::builder()
+                            .update(built(update.build())?)
+                            .build(),
+                    ],
                     self.counter_update(Some(&existing), &merged)?,
                 );
                 if self.transact(items).await? {
@@ -710,7 +741,9 @@ impl AlertStore for DynamoAlertStore {
             let items = with_counters(
                 vec![
                     self.put_alert(candidate)?,
-                    TransactWriteItem::builder().put(built(put_pointer.build())?).build(),
+                    TransactWriteItem::builder()
+                        .put(built(put_pointer.build())?)
+                        .build(),
                 ],
                 self.counter_update(None, candidate)?,
             );
@@ -742,7 +775,12 @@ impl AlertStore for DynamoAlertStore {
         for chunk in buckets.chunks(100) {
             let keys: Vec<Item> = chunk
                 .iter()
-                .map(|b| HashMap::from([("pk".to_owned(), s(format!("COUNT#{}", counters::bucket_key(*b))))]))
+                .map(|b| {
+                    HashMap::from([(
+                        "pk".to_owned(),
+                        s(format!("COUNT#{}", counters::bucket_key(*b))),
+                    )])
+                })
                 .collect();
             let mut request = Some(built(
                 KeysAndAttributes::builder()
@@ -758,18 +796,27 @@ impl AlertStore for DynamoAlertStore {
                     .send()
                     .await
                     .map_err(sdk_error)?;
-                for item in out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
-                    let Some(key) = item.get("pk").and_then(|v| v.as_s().ok()) else { continue };
-                    let Some(bucket) = key
-                        .strip_prefix("COUNT#")
-                        .and_then(|k| chrono::NaiveDateTime::parse_from_str(&format!("{k}:00"), "%Y-%m-%dT%H:%M").ok())
-                    else {
+                for item in out
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default()
+                {
+                    let Some(key) = item.get("pk").and_then(|v| v.as_s().ok()) else {
+                        continue;
+                    };
+                    let Some(bucket) = key.strip_prefix("COUNT#").and_then(|k| {
+                        chrono::NaiveDateTime::parse_from_str(&format!("{k}:00"), "%Y-%m-%dT%H:%M")
+                            .ok()
+                    }) else {
                         continue;
                     };
                     let values = item
                         .iter()
                         .filter(|(name, _)| name.as_str() != "pk")
-                        .filter_map(|(name, v)| Some((name.clone(), v.as_n().ok()?.parse::<i64>().ok()?)))
+                        .filter_map(|(name, v)| {
+                            Some((name.clone(), v.as_n().ok()?.parse::<i64>().ok()?))
+                        })
                         .collect();
                     found.push((bucket.and_utc(), values));
                 }

@@ -1,11 +1,11 @@
 //! In-process stores. Each method takes its lock once, so every write is atomic, just
 //! as the conditional writes of the DynamoDB store are.
 
+use super::counters::{Counters, bucket_of, delta};
 use super::{
     AlertPage, AlertQuery, AlertStore, Detection, FailedLogins, StoreError, StoredChange,
     UserStore, aggregate, aggregates_into,
 };
-use super::counters::{Counters, bucket_of, delta};
 use crate::domain::{Alert, AlertId, User, Username};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -56,7 +56,13 @@ impl UserStore for EmbeddedUserStore {
     }
 
     async fn list(&self) -> Result<Vec<User>, StoreError> {
-        Ok(self.users.read().map_err(poisoned)?.values().cloned().collect())
+        Ok(self
+            .users
+            .read()
+            .map_err(poisoned)?
+            .values()
+            .cloned()
+            .collect())
     }
 
     async fn failed_logins(
@@ -96,7 +102,10 @@ impl UserStore for EmbeddedUserStore {
     }
 
     async fn clear_failed_logins(&self, username: &Username) -> Result<(), StoreError> {
-        self.failed_logins.write().map_err(poisoned)?.remove(username);
+        self.failed_logins
+            .write()
+            .map_err(poisoned)?
+            .remove(username);
         Ok(())
     }
 }
@@ -161,12 +170,21 @@ impl AlertStore for EmbeddedAlertStore {
     }
 
     async fn get(&self, id: AlertId) -> Result<Option<Alert>, StoreError> {
-        Ok(self.state.read().map_err(poisoned)?.alerts.get(&id).cloned())
+        Ok(self
+            .state
+            .read()
+            .map_err(poisoned)?
+            .alerts
+            .get(&id)
+            .cloned())
     }
 
     async fn update(&self, alert: &Alert) -> Result<(), StoreError> {
         let mut state = self.state.write().map_err(poisoned)?;
-        let stored = state.alerts.get_mut(&alert.id).ok_or(StoreError::NotFound)?;
+        let stored = state
+            .alerts
+            .get_mut(&alert.id)
+            .ok_or(StoreError::NotFound)?;
         if stored.version + 1 != alert.version {
             return Err(StoreError::VersionConflict);
         }
@@ -211,7 +229,9 @@ impl AlertStore for EmbeddedAlertStore {
             return Err(StoreError::AlreadyExists);
         }
         state.alerts.insert(candidate.id, candidate.clone());
-        state.dedup.insert(candidate.dedup_key.clone(), candidate.id);
+        state
+            .dedup
+            .insert(candidate.dedup_key.clone(), candidate.id);
         state.count(None, candidate);
         self.emit(None, candidate);
         Ok(Detection {

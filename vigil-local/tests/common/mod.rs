@@ -85,7 +85,10 @@ impl TestApp {
         let password = format!("{username}-password-1");
         let admin = self.admin_token().await;
         let response = self
-            .register(&admin, json!({"username": username, "password": password, "role": role}))
+            .register(
+                &admin,
+                json!({"username": username, "password": password, "role": role}),
+            )
             .await;
         assert_eq!(response.status(), 201, "register {username}");
         self.token(username, &password).await
