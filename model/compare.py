@@ -8,7 +8,7 @@ table (model/reports/candidates.md) used in MODEL_CARD.md.
 
     python model/compare.py --data ../shared/data/nsl-kdd/KDDTrain+.txt.gz --out model/
 
-Takes ~20-30 minutes on 2 cores. Per-split predictions are cached in
+Takes ~15-25 minutes on 2 cores. Per-split predictions are cached in
 model/.cache/ so the analysis can be re-run with --analyse-only.
 """
 import argparse
@@ -29,6 +29,8 @@ MLP_CONFIGS = {
     "mlp32x16_cw1": dict(hidden=(32, 16), epochs=12, class_weight_power=1.0),
     "mlp24": dict(hidden=(24,), epochs=12, class_weight_power=0.5),
     "mlp24x12": dict(hidden=(24, 12), epochs=12, class_weight_power=0.5),
+    "mlp24x12_e24": dict(hidden=(24, 12), epochs=24, class_weight_power=0.5),
+    "mlp16x16_e24": dict(hidden=(16, 16), epochs=24, class_weight_power=0.5),
     "mlp64x32": dict(hidden=(64, 32), epochs=12, class_weight_power=0.5),
     "mlp32x16_distil": dict(hidden=(32, 16), epochs=12, class_weight_power=0.5, distil=True),
 }

@@ -46,6 +46,10 @@ N_GOLDEN = 300
 
 def fit_all(ds, verbose=True):
     schema = V.fit_preprocessing(ds)
+    # the graph's one-sided cap relies on valid records never going below -CLIP
+    lowest = min((V._numeric_transform(np.zeros(1), n["transform"])[0] - n["mean"]) / n["std"]
+                 for n in schema["numeric"])
+    assert lowest > -V.CLIP, f"a valid record can standardise to {lowest} < -{V.CLIP}"
     X = V.transform(schema, ds)
     V.log(f"  features: {X.shape[1]}, fitting MLP {MLP_PARAMS['hidden']} on {len(X)} records")
     mlp = V.MLP(seed=SEED, verbose=verbose, **MLP_PARAMS).fit(X, ds.y, V.categorical_slices(schema))

@@ -63,8 +63,11 @@ for _c, _labels in {
     for _l in _labels.split():
         LABEL_TO_CLASS[_l] = _c
 
-# Standardised inputs are clamped to [-CLIP, CLIP] inside the ONNX graph
-# (rare binary flags such as is_host_login standardise to ~355 otherwise).
+# Standardised inputs are capped at CLIP inside the ONNX graph (rare flags
+# such as is_host_login standardise to ~355, and absurd counts to anything).
+# Only an upper cap is needed: valid records (counts >= 0, rates in [0, 1])
+# never standardise below -mean/std, which is > -CLIP for every field
+# (checked by train.py), so min(x, CLIP) == clamp(x, -CLIP, CLIP) for them.
 CLIP = 10.0
 
 
@@ -191,7 +194,7 @@ def categorical_slices(schema: dict) -> list[tuple[int, int]]:
 
 
 def clip(x: np.ndarray) -> np.ndarray:
-    return np.clip(x, -CLIP, CLIP)
+    return np.minimum(x, CLIP)
 
 
 # --------------------------------------------------------------------------
@@ -384,15 +387,12 @@ def build_onnx(mlp: MLP, novelty, n_features: int, name="vigil-nslkdd-mlp",
         inits.append(numpy_helper.from_array(np.asarray(arr, dtype=np.float32), nm))
         return nm
 
-    # clamp(x, -C, C) = relu(x + C) - relu(x - C) - C    (only Add/Sub/Relu)
+    # min(x, C) = C - relu(C - x)    (only Sub/Relu)
     const("clip_c", np.array([CLIP], dtype=np.float32))
     nodes += [
-        helper.make_node("Add", ["features", "clip_c"], ["clip_a"]),
-        helper.make_node("Relu", ["clip_a"], ["clip_ra"]),
-        helper.make_node("Sub", ["features", "clip_c"], ["clip_b"]),
-        helper.make_node("Relu", ["clip_b"], ["clip_rb"]),
-        helper.make_node("Sub", ["clip_ra", "clip_rb"], ["clip_d"]),
-        helper.make_node("Sub", ["clip_d", "clip_c"], ["x"]),
+        helper.make_node("Sub", ["clip_c", "features"], ["clip_a"]),
+        helper.make_node("Relu", ["clip_a"], ["clip_r"]),
+        helper.make_node("Sub", ["clip_c", "clip_r"], ["x"]),
     ]
     h = "x"
     L = len(mlp.W)
@@ -414,8 +414,9 @@ def build_onnx(mlp: MLP, novelty, n_features: int, name="vigil-nslkdd-mlp",
             # -2 x.C^T + |C|^2
             helper.make_node("Gemm", ["x", const("km_B", -2.0 * C.T), const("km_c", (C * C).sum(1))],
                              ["km_cross"], alpha=1.0, beta=1.0),
-            helper.make_node("Add", ["km_cross", "xnorm"], ["km_d"]),
-            helper.make_node("ReduceMin", ["km_d"], ["km_min"], axes=[1], keepdims=1),
+            # min_k(|x|^2 + t_k) == |x|^2 + min_k t_k: reduce first, add on [N,1]
+            helper.make_node("ReduceMin", ["km_cross"], ["km_cmin"], axes=[1], keepdims=1),
+            helper.make_node("Add", ["km_cmin", "xnorm"], ["km_min"]),
             helper.make_node("Relu", ["km_min"], ["km_pos"]),
             helper.make_node("Mul", ["km_pos", const("nov_scale", [1.0 / novelty.scale])], ["novelty"]),
         ]

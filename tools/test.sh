@@ -25,6 +25,7 @@ export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 export VIGIL_TEST_AWS=1
+export SAM_CLI_TELEMETRY=0
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -34,4 +35,13 @@ PATH="$PWD/$venv/bin:$PATH" sam validate --lint --template template.yaml
 "$venv/bin/cfn-lint" template.yaml
 
 echo "== cargo test"
-cargo test --workspace --no-fail-fast
+# The output is kept to print one total at the end (cargo prints one line per binary).
+set +e
+cargo test --workspace --no-fail-fast 2>&1 | tee target/cargo-test.log
+status=${PIPESTATUS[0]}
+set -e
+passed=$(grep -Eo '^test result: .* ([0-9]+) passed' target/cargo-test.log | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '; ([0-9]+) failed' target/cargo-test.log | grep -Eo '[0-9]+' | awk '{s+=$1} END {print s+0}')
+echo
+echo "tests: $passed passed, $failed failed"
+exit "$status"

@@ -76,7 +76,6 @@ conformance!(
     detections_aggregate_repeats_inside_the_window,
     detections_never_aggregate_into_closed_alerts,
     workflow_updates_leave_counters_alone,
-    concurrent_detections_make_one_alert,
     report_counters_equal_a_recount,
 );
 
@@ -590,6 +589,15 @@ async fn concurrent_detections_make_one_alert(stores: Stores) {
         .unwrap();
     assert_eq!(page.items.len(), 1);
     assert_eq!(page.items[0].count, 8);
+}
+
+/// Embedded only. The DynamoDB store's answer to concurrency is conditional
+/// transactions, which AWS isolates; moto applies concurrent transactions without
+/// isolation (seen here: two creations, lost increments), so over moto this test
+/// would check the emulator, not the code.
+#[tokio::test]
+async fn concurrent_detections_make_one_alert_embedded() {
+    concurrent_detections_make_one_alert(embedded()).await;
 }
 
 async fn report_counters_equal_a_recount(stores: Stores) {

@@ -3,7 +3,7 @@ use super::{
     input::{AlertChange, alert_change, bulk_change, list_query, new_alert},
 };
 use crate::{
-    domain::{Alert, AlertId, AlertStatus, HistoryEntry, Role},
+    domain::{Alert, AlertId, AlertStatus, HistoryEntry, Role, new_alert_id},
     http::{ApiError, Caller, FieldError, JsonBody},
     store::StoreError,
 };
@@ -83,7 +83,7 @@ pub async fn create(
         new.service.as_deref(),
     );
     let candidate = Alert {
-        id: AlertId::new(),
+        id: new_alert_id(),
         created_at: now,
         updated_at: now,
         last_seen: new.observed_at.unwrap_or(now),

@@ -3,7 +3,7 @@
 
 use super::{ConnectionRecord, Detector, Prediction};
 use crate::{
-    domain::{Alert, AlertId, AlertStatus, Endpoint, HistoryEntry, ModelRef, Role},
+    domain::{Alert, AlertId, AlertStatus, Endpoint, HistoryEntry, ModelRef, Role, new_alert_id},
     http::{ApiError, Authenticator, Caller, FieldError, RawBody, error_chain, parse_object},
     store::{AlertStore, StoreError},
 };
@@ -378,7 +378,7 @@ async fn store_alerts(
             }
             None => {
                 let alert = Alert {
-                    id: AlertId::new(),
+                    id: new_alert_id(),
                     created_at: now,
                     updated_at: now,
                     last_seen: seen,

@@ -167,3 +167,16 @@ impl Alert {
         });
     }
 }
+
+/// A new alert id. Ids from one process increase strictly, even within one
+/// millisecond, so "newest first" is also creation order for alerts made together.
+pub fn new_alert_id() -> AlertId {
+    use std::sync::{Mutex, OnceLock};
+    static GENERATOR: OnceLock<Mutex<ulid::Generator>> = OnceLock::new();
+    let generator = GENERATOR.get_or_init(|| Mutex::new(ulid::Generator::new()));
+    generator
+        .lock()
+        .ok()
+        .and_then(|mut g| g.generate().ok())
+        .unwrap_or_else(ulid::Ulid::new)
+}

@@ -684,7 +684,9 @@ impl AlertStore for DynamoAlertStore {
                     .table_name(&self.table)
                     .key("pk", Self::key(existing.id))
                     .update_expression(
-                        "SET #count = :new_count, last_seen = :last_seen, \
+                        // Relative, though the condition pins the count: the write
+                        // stays right even where conditions are checked loosely.
+                        "SET #count = #count + :add, last_seen = :last_seen, \
                          #severity = :severity, score = :score, updated_at = :updated_at",
                     )
                     .condition_expression(
@@ -693,7 +695,7 @@ impl AlertStore for DynamoAlertStore {
                     .expression_attribute_names("#count", "count")
                     .expression_attribute_names("#status", "status")
                     .expression_attribute_names("#severity", "severity")
-                    .expression_attribute_values(":new_count", n(merged.count))
+                    .expression_attribute_values(":add", n(candidate.count))
                     .expression_attribute_values(":seen_count", n(existing.count))
                     .expression_attribute_values(":last_seen", s(merged.last_seen.to_rfc3339()))
                     .expression_attribute_values(":severity", s(merged.severity.as_str()))
