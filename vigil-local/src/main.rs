@@ -68,10 +68,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let mut topic_arn = std::env::var("VIGIL_TOPIC_ARN")
         .ok()
         .filter(|t| !t.is_empty());
-    if args.init {
-        if let Some(created) = vigil_local::init_resources(&services).await? {
-            topic_arn.get_or_insert(created);
-        }
+    if args.init
+        && let Some(created) = vigil_local::init_resources(&services).await?
+    {
+        topic_arn.get_or_insert(created);
     }
     vigil_local::start_notifications(&services, changes, topic_arn);
 

@@ -9,10 +9,10 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = Config::from_env()?;
     let services = Services::from_config(config).await?;
     // First admin: the stack's generated secret is used once, when no `admin` exists.
-    if let Some(password) = services.configured_admin_password().await? {
-        if services.ensure_admin(password).await? == BootstrapOutcome::Created {
-            tracing::info!("created the first admin user 'admin'");
-        }
+    if let Some(password) = services.configured_admin_password().await?
+        && services.ensure_admin(password).await? == BootstrapOutcome::Created
+    {
+        tracing::info!("created the first admin user 'admin'");
     }
     lambda_http::run(auth::app(&services)).await
 }

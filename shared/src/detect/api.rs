@@ -351,11 +351,11 @@ async fn store_alerts(
             .sensor
             .clone()
             .or_else(|| (caller.role == Role::Sensor).then(|| caller.username.to_string()));
-        let source = (ctx.src_ip.is_some() || ctx.src_port.is_some()).then(|| Endpoint {
+        let source = (ctx.src_ip.is_some() || ctx.src_port.is_some()).then_some(Endpoint {
             ip: ctx.src_ip,
             port: ctx.src_port,
         });
-        let destination = (ctx.dst_ip.is_some() || ctx.dst_port.is_some()).then(|| Endpoint {
+        let destination = (ctx.dst_ip.is_some() || ctx.dst_port.is_some()).then_some(Endpoint {
             ip: ctx.dst_ip,
             port: ctx.dst_port,
         });

@@ -178,5 +178,5 @@ pub fn new_alert_id() -> AlertId {
         .lock()
         .ok()
         .and_then(|mut g| g.generate().ok())
-        .unwrap_or_else(ulid::Ulid::new)
+        .unwrap_or_else(|| ulid::Ulid::from_datetime(std::time::SystemTime::now()))
 }

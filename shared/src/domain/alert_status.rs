@@ -49,13 +49,17 @@ impl AlertStatus {
     /// The workflow as code: may an alert in `self` move to `next`?
     pub fn can_move_to(self, next: AlertStatus) -> bool {
         use AlertStatus::*;
-        match (self, next) {
-            (Open, Acknowledged | Investigating | Resolved | FalsePositive) => true,
-            (Acknowledged, Open | Investigating | Resolved | FalsePositive) => true,
-            (Investigating, Acknowledged | Resolved | FalsePositive) => true,
-            (Resolved | FalsePositive, Open) => true,
-            _ => false,
-        }
+        matches!(
+            (self, next),
+            (
+                Open,
+                Acknowledged | Investigating | Resolved | FalsePositive
+            ) | (
+                Acknowledged,
+                Open | Investigating | Resolved | FalsePositive
+            ) | (Investigating, Acknowledged | Resolved | FalsePositive)
+                | (Resolved | FalsePositive, Open)
+        )
     }
 }
 

@@ -14,6 +14,9 @@
 //! - dedup pointer: `pk = DEDUP#<dedup key>`, `alert_id` (the alert repeats aggregate
 //!   into), `expires_at` (TTL). Creating an alert and moving the pointer happen in one
 //!   transaction, conditional on the pointer being what was read.
+//! - report counters: `pk = COUNT#<yyyy-mm-ddThh>`, one number per counter of
+//!   [`super::counters`], changed in the same transaction as the alert.
+//!
 //! Trade-off: `by-kind` puts every alert under one partition key. An index partition
 //! takes ~1,000 writes/s, far above what deduplicated alerts produce; shard the key
 //! by month if that ever changes.
@@ -850,7 +853,7 @@ impl AlertStore for DynamoAlertStore {
             more |= partition_has_more;
             merged.extend(items);
         }
-        merged.sort_by(|a, b| b.id.cmp(&a.id));
+        merged.sort_by_key(|a| std::cmp::Reverse(a.id));
         more |= merged.len() > query.limit;
         merged.truncate(query.limit);
         let next = if more {
