@@ -34,7 +34,7 @@ MODEL_NAME = "vigil-nslkdd-mlp"
 MODEL_VERSION = "1.0.0"
 
 # Chosen with compare.py (see MODEL_CARD.md, "Candidates").
-MLP_PARAMS = dict(hidden=(32, 16), epochs=24, batch_size=256, lr=2e-3,
+MLP_PARAMS = dict(hidden=(24, 12), epochs=24, batch_size=256, lr=2e-3,
                   weight_decay=1e-5, class_weight_power=0.5, max_class_weight=50.0,
                   other_rate=0.02)
 NOVELTY_CLUSTERS = 24
