@@ -108,6 +108,21 @@ fn bench(c: &mut Criterion) {
             &parsed,
             |b, parsed| b.iter(|| black_box(detector.predict(parsed).unwrap())),
         );
+        let mut encoded = Vec::new();
+        group.bench_with_input(
+            BenchmarkId::new("features_only", n),
+            &parsed,
+            |b, parsed| {
+                b.iter(|| {
+                    detector.encoder().encode(parsed, &mut encoded);
+                    black_box(encoded.len())
+                })
+            },
+        );
+        detector.encoder().encode(&parsed, &mut encoded);
+        group.bench_with_input(BenchmarkId::new("model_only", n), &encoded, |b, encoded| {
+            b.iter(|| black_box(detector.run(encoded.clone(), n).unwrap()))
+        });
     }
     group.finish();
 

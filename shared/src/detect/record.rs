@@ -76,6 +76,25 @@ pub const CONTEXT_FIELDS: [&str; 6] = [
     "observed_at",
 ];
 
+/// Columns NSL-KDD exports often carry that are not features; accepted and ignored.
+const IGNORED_FIELDS: [&str; 2] = ["label", "difficulty"];
+
+/// One hash lookup per key: records arrive by the ten thousand.
+fn is_known_field(key: &str) -> bool {
+    use std::{collections::HashSet, sync::OnceLock};
+    static KNOWN: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    KNOWN
+        .get_or_init(|| {
+            FEATURES
+                .iter()
+                .map(|(name, _)| *name)
+                .chain(CONTEXT_FIELDS)
+                .chain(IGNORED_FIELDS)
+                .collect()
+        })
+        .contains(key)
+}
+
 /// Longest accepted categorical value; real ones are a few characters.
 const MAX_CATEGORY_CHARS: usize = 64;
 
@@ -140,12 +159,13 @@ impl ConnectionRecord {
         let mut categorical: [String; 3] = Default::default();
         let (mut n, mut c) = (0, 0);
         for ((name, kind), cell) in FEATURES.iter().zip(&cells) {
-            let field = format!("line {line_no}: {name}");
+            // Only built when there is an error to report: this loop is the hot path.
+            let field = || format!("line {line_no}: {name}");
             match kind {
                 Categorical => {
                     match check_category(cell) {
                         Ok(v) => categorical[c] = v,
-                        Err(m) => errors.push(FieldError::new(field, m).at(index)),
+                        Err(m) => errors.push(FieldError::new(field(), m).at(index)),
                     }
                     c += 1;
                 }
@@ -153,10 +173,10 @@ impl ConnectionRecord {
                     match cell.parse::<f64>() {
                         Ok(x) => match check_number(*kind, x) {
                             Ok(x) => numeric[n] = x,
-                            Err(m) => errors.push(FieldError::new(field, m).at(index)),
+                            Err(m) => errors.push(FieldError::new(field(), m).at(index)),
                         },
                         Err(_) => errors.push(
-                            FieldError::new(field, format!("{cell:?} is not a number")).at(index),
+                            FieldError::new(field(), format!("{cell:?} is not a number")).at(index),
                         ),
                     }
                     n += 1;
@@ -270,14 +290,9 @@ fn parse_object(
                 .map_err(|_| "must be an RFC 3339 date-time".to_owned())
         }),
     };
-    let known: Vec<&str> = FEATURES
-        .iter()
-        .map(|(name, _)| *name)
-        .chain(CONTEXT_FIELDS)
-        // NSL-KDD exports often carry these two; they are not features.
-        .chain(["label", "difficulty"])
-        .collect();
-    fields.deny_unknown(&mut v, &known);
+    for key in map.keys().filter(|k| !is_known_field(k)) {
+        v.push(fields.error(key, "is not a known field"));
+    }
     if !v.is_ok() {
         return Err(v.into_errors());
     }
