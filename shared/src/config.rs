@@ -69,6 +69,50 @@ pub struct Config {
     pub dedup_window: Duration,
     /// True when running inside AWS Lambda (`AWS_LAMBDA_FUNCTION_NAME` is set).
     pub in_lambda: bool,
+    /// Browser origins allowed to call the API (`VIGIL_CORS_ORIGINS`, comma-separated).
+    /// vigil-local applies them; in AWS the HttpApi's CORS configuration does.
+    pub cors_origins: CorsOrigins,
+}
+
+/// The origins a browser may call Vigil from: a list of `scheme://host[:port]`, or
+/// `*` for any. Credentials are never allowed (the API uses bearer tokens, not
+/// cookies), so `*` cannot expose anything a cookie would.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    Any,
+    List(Vec<String>),
+}
+
+impl CorsOrigins {
+    /// The origins a frontend dev server usually runs on (Vite's default port).
+    pub const LOCAL_DEFAULT: &str = "http://localhost:5173,http://127.0.0.1:5173";
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let items: Vec<&str> = raw
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        if items == ["*"] {
+            return Ok(Self::Any);
+        }
+        let mut origins = Vec::with_capacity(items.len());
+        for item in items {
+            let rest = item
+                .strip_prefix("https://")
+                .or_else(|| item.strip_prefix("http://"))
+                .ok_or_else(|| {
+                    format!("{item:?} is not an origin like https://app.example.com (or * alone)")
+                })?;
+            if rest.is_empty() || rest.contains(['/', '?', '#', ' ', '*']) {
+                return Err(format!(
+                    "{item:?} is not an origin: scheme://host[:port], without a path"
+                ));
+            }
+            origins.push(item.to_ascii_lowercase());
+        }
+        Ok(Self::List(origins))
+    }
 }
 
 impl Config {
@@ -165,12 +209,23 @@ impl Config {
                 })?,
         };
 
+        let cors_origins = CorsOrigins::parse(
+            get("VIGIL_CORS_ORIGINS")
+                .as_deref()
+                .unwrap_or(CorsOrigins::LOCAL_DEFAULT),
+        )
+        .map_err(|message| ConfigError::Invalid {
+            var: "VIGIL_CORS_ORIGINS",
+            message,
+        })?;
+
         Ok(Self {
             store,
             jwt,
             bootstrap_admin,
             dedup_window,
             in_lambda,
+            cors_origins,
         })
     }
 }
@@ -194,6 +249,43 @@ mod tests {
         assert_eq!(c.store, StoreConfig::Embedded);
         assert!(matches!(c.jwt.secret, JwtSecretSource::RandomPerStart));
         assert_eq!(c.jwt.ttl, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn cors_origins_are_a_list_of_origins_or_any() {
+        assert_eq!(
+            config(&[]).unwrap().cors_origins,
+            CorsOrigins::List(vec![
+                "http://localhost:5173".into(),
+                "http://127.0.0.1:5173".into()
+            ])
+        );
+        let c = config(&[(
+            "VIGIL_CORS_ORIGINS",
+            "https://soc.example.com, http://localhost:8080",
+        )]);
+        assert_eq!(
+            c.unwrap().cors_origins,
+            CorsOrigins::List(vec![
+                "https://soc.example.com".into(),
+                "http://localhost:8080".into()
+            ])
+        );
+        assert_eq!(
+            config(&[("VIGIL_CORS_ORIGINS", "*")]).unwrap().cors_origins,
+            CorsOrigins::Any
+        );
+        for bad in [
+            "soc.example.com",
+            "https://soc.example.com/app",
+            "https://*.example.com",
+        ] {
+            let err = config(&[("VIGIL_CORS_ORIGINS", bad)]).unwrap_err();
+            assert!(
+                err.to_string().contains("VIGIL_CORS_ORIGINS"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

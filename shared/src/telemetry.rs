@@ -8,6 +8,7 @@
 use tracing_subscriber::{EnvFilter, fmt};
 
 pub fn init() {
+    crate::metrics::init();
     let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let filter = get("RUST_LOG")
         .or_else(|| get("AWS_LAMBDA_LOG_LEVEL").map(|l| l.to_ascii_lowercase()))

@@ -28,3 +28,20 @@ async fn json_and_csv_fixtures_are_scored_and_the_flood_becomes_an_alert() {
     }
     assert!(json["predictions"][1]["alert_id"].is_string());
 }
+
+#[tokio::test]
+async fn the_health_fixture_reports_the_bundled_model_without_a_token() {
+    let (services, _token) = embedded_services().await;
+    let detector = Arc::new(Detector::bundled().unwrap());
+    let sha256 = detector.schema().model.sha256.clone();
+
+    let (status, body) = serve_event(
+        predict::app(&services, detector),
+        &fixture("predict/health.json", ""),
+    )
+    .await;
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["model"]["sha256"], sha256.as_str());
+}
