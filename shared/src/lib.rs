@@ -13,9 +13,13 @@ pub mod config;
 #[cfg(feature = "detect")]
 pub mod detect;
 pub mod domain;
+pub mod health;
 pub mod http;
+pub mod metrics;
 #[cfg(feature = "notify")]
 pub mod notify;
+#[cfg(feature = "detect")]
+pub mod openapi;
 pub mod reports;
 pub mod startup;
 pub mod store;

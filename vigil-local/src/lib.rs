@@ -1,23 +1,38 @@
 //! The local server's app: every capability's router merged behind one port.
 
+use axum::{http::header, response::IntoResponse, routing::get};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use vigil::{
     config::{Config, StoreConfig},
     detect::Detector,
-    http::finish_router,
+    health::{Health, ModelHealth},
+    http::{cors_layer, finish_router},
     notify::{LogPublisher, Publisher, SnsPublisher, local},
     startup::Services,
     store::{StoreError, StoredChange, Stores, embedded::EmbeddedAlertStore},
 };
 
-/// Every route of every function, with the same handlers the Lambdas run.
+/// Every route of every function, with the same handlers the Lambdas run, plus the
+/// OpenAPI document, behind the CORS policy the HttpApi applies in AWS.
 pub fn app(services: &Services, detector: Arc<Detector>) -> axum::Router {
+    let health = Health::new(Some(ModelHealth::from(detector.as_ref())));
     finish_router(
         vigil::auth::router(services.auth_state())
             .merge(vigil::detect::api::router(services.predict_state(detector)))
             .merge(vigil::alerts::router(services.alerts_state()))
-            .merge(vigil::reports::router(services.reports_state())),
+            .merge(vigil::reports::router(services.reports_state()))
+            .merge(vigil::health::router(health))
+            .route("/openapi.json", get(openapi_json)),
+    )
+    .layer(cors_layer(&services.config.cors_origins))
+}
+
+/// The contract every route follows, generated from the handlers (see `openapi.json`).
+async fn openapi_json() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        vigil::openapi::document_json(),
     )
 }
 

@@ -284,7 +284,7 @@ async fn bad_list_parameters_are_400_naming_them() {
     );
     let forged = problem(
         app.list_alerts(&analyst, "cursor=bm90LWEtY3Vyc29y").await,
-        400,
+        422,
     )
     .await;
     assert_eq!(fields(&forged), ["cursor"]);
@@ -343,7 +343,7 @@ async fn paging_covers_every_alert_once_and_cursors_stay_with_their_filters() {
     problem(
         app.list_alerts(&analyst, &format!("limit=5&severity=low&cursor={c}"))
             .await,
-        400,
+        422,
     )
     .await;
 }

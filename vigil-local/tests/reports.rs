@@ -100,7 +100,7 @@ async fn reports_come_as_csv_on_request() {
 }
 
 #[tokio::test]
-async fn bad_report_parameters_are_400() {
+async fn bad_report_parameters_are_400_and_impossible_frames_422() {
     let app = TestApp::spawn().await;
     let viewer = app.user_token("vic", "viewer").await;
     let body = problem(
@@ -113,7 +113,7 @@ async fn bad_report_parameters_are_400() {
     let too_long = problem(
         app.report(&viewer, "from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z")
             .await,
-        400,
+        422,
     )
     .await;
     assert_eq!(fields(&too_long), ["from"]);

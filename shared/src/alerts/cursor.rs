@@ -28,7 +28,9 @@ impl Cursor {
     }
 
     pub fn decode(raw: &str, query: &AlertQuery) -> Result<AlertId, ApiError> {
-        let bad = || ApiError::invalid_field("cursor", "is not a cursor this API issued");
+        // 422, not 400: any string is a well-formed cursor parameter; this one just
+        // does not continue a listing this API started.
+        let bad = || ApiError::unprocessable_field("cursor", "is not a cursor this API issued");
         let text = URL_SAFE_NO_PAD
             .decode(raw)
             .ok()
@@ -37,7 +39,7 @@ impl Cursor {
         let (id, fingerprint) = text.split_once('.').ok_or_else(bad)?;
         let id: AlertId = id.parse().map_err(|_| bad())?;
         if fingerprint != format!("{:016x}", Self::fingerprint(query)) {
-            return Err(ApiError::invalid_field(
+            return Err(ApiError::unprocessable_field(
                 "cursor",
                 "belongs to a listing with other filters; start again without it",
             ));

@@ -1,10 +1,17 @@
 use super::{
     AlertsState, Cursor,
-    input::{AlertChange, alert_change, bulk_change, list_query, new_alert},
+    input::{
+        AlertChange, AlertUpdateRequest, BulkRequest, NewAlertRequest, alert_change, bulk_change,
+        list_query, new_alert,
+    },
 };
 use crate::{
-    domain::{Alert, AlertId, AlertStatus, HistoryEntry, Role, new_alert_id},
-    http::{ApiError, Caller, FieldError, JsonBody},
+    domain::{
+        Alert, AlertId, AlertIdText, AlertStatus, Category, HistoryEntry, IpAddress, Role,
+        Severity, Username, new_alert_id,
+    },
+    http::{ApiError, Caller, FieldError, JsonBody, Problem},
+    metrics::{MetricSet, Unit},
     store::StoreError,
 };
 use axum::{
@@ -16,16 +23,40 @@ use axum::{
 use chrono::Utc;
 use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 const WRITERS: [Role; 2] = [Role::Analyst, Role::Admin];
 
-#[derive(Serialize)]
+/// A page of alerts, newest first.
+#[derive(Serialize, ToSchema)]
 pub struct AlertList {
     items: Vec<Alert>,
+    /// Pass as `cursor` (with the same filters) for the next page; null on the last.
     next_cursor: Option<String>,
 }
 
-/// `GET /alerts`
+/// List alerts, newest first, filtered and paginated.
+#[utoipa::path(
+    get, path = "/alerts", tag = "alerts", operation_id = "list_alerts",
+    security(("bearer" = ["admin", "analyst", "viewer", "sensor"])),
+    params(
+        ("status" = Option<Vec<AlertStatus>>, Query, style = Form, explode,
+            description = "Any of these statuses (repeat the parameter, or separate with commas)"),
+        ("severity" = Option<Severity>, Query, description = "This severity or higher"),
+        ("category" = Option<Category>, Query),
+        ("from" = Option<DateTime<Utc>>, Query, description = "Created at or after (RFC 3339)"),
+        ("to" = Option<DateTime<Utc>>, Query, description = "Created at or before (RFC 3339)"),
+        ("assignee" = Option<Username>, Query),
+        ("source_ip" = Option<IpAddress>, Query),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size (default 50)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of alerts", body = AlertList),
+        (status = 400, description = "The request is not valid (see `errors`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`from` is after `to`, or the cursor does not continue this listing", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn list(
     State(state): State<AlertsState>,
     _caller: Caller,
@@ -53,7 +84,16 @@ async fn load(state: &AlertsState, id: AlertId) -> Result<Alert, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("no alert with id {id}")))
 }
 
-/// `GET /alerts/{id}`
+/// One alert, with its history.
+#[utoipa::path(
+    get, path = "/alerts/{id}", tag = "alerts", operation_id = "get_alert",
+    security(("bearer" = ["admin", "analyst", "viewer", "sensor"])),
+    params(("id" = String, Path, description = "The alert's id (a ULID)")),
+    responses(
+        (status = 200, description = "The alert", body = Alert),
+        (status = 404, description = "No such alert", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn get_one(
     State(state): State<AlertsState>,
     _caller: Caller,
@@ -62,8 +102,26 @@ pub async fn get_one(
     Ok(Json(load(&state, parse_id(&id)?).await?))
 }
 
-/// `POST /alerts`: a threat reported by a sensor or an analyst. Repeats inside the
-/// dedup window aggregate into the open alert (200); a new threat is 201.
+/// Report a threat (sensors, analysts, admins).
+///
+/// A repeat of an open alert's threat (same category, sensor, source, destination and
+/// service) inside the dedup window is aggregated into it: 200 with its `count` raised.
+/// A new threat is 201.
+#[utoipa::path(
+    post, path = "/alerts", tag = "alerts", operation_id = "create_alert",
+    security(("bearer" = ["admin", "analyst", "sensor"])),
+    request_body(content = NewAlertRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "A new alert", body = Alert, headers(("Location" = String, description = "The alert's URL")),
+            links(
+                ("GetAlert" = (operation_id = "get_alert", parameters(("id" = "$response.body#/id")))),
+                ("UpdateAlert" = (operation_id = "update_alert",
+                    parameters(("id" = "$response.body#/id")),
+                    request_body = json!({"version": "$response.body#/version", "note": "triaged"}))),
+            )),
+        (status = 200, description = "The threat repeats an open alert: that alert, counted", body = Alert),
+    ),
+)]
 pub async fn create(
     State(state): State<AlertsState>,
     caller: Caller,
@@ -116,6 +174,12 @@ pub async fn create(
         .record_detection(&candidate, state.dedup_window)
         .await?;
     let alert = detection.alert;
+    let metric = if detection.created {
+        "AlertsCreated"
+    } else {
+        "AlertsDeduplicated"
+    };
+    MetricSet::new().metric(metric, Unit::Count, 1.0).emit();
     if detection.created {
         tracing::info!(alert_id = %alert.id, category = %alert.category, "alert created");
         let location = format!("/alerts/{}", alert.id);
@@ -180,7 +244,32 @@ fn conflict(current: &Alert) -> ApiError {
     }
 }
 
-/// `PUT /alerts/{id}`: status, assignee and notes, against the version the client saw.
+/// The `AlertStatusChanges` metric, by the status moved to.
+fn status_changes(to: AlertStatus, count: usize) {
+    if count > 0 {
+        MetricSet::new()
+            .dimension("ToStatus", to.as_str())
+            .metric("AlertStatusChanges", Unit::Count, count as f64)
+            .emit();
+    }
+}
+
+/// Move an alert through the workflow, assign it, or add a note.
+///
+/// Send the `version` you read: if the alert changed since, the answer is 409 with the
+/// current alert in `current`. A move the workflow forbids is 422.
+#[utoipa::path(
+    put, path = "/alerts/{id}", tag = "alerts", operation_id = "update_alert",
+    security(("bearer" = ["admin", "analyst"])),
+    params(("id" = String, Path, description = "The alert's id (a ULID)")),
+    request_body(content = AlertUpdateRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated alert", body = Alert),
+        (status = 404, description = "No such alert", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The alert changed since `version`; `current` holds it now", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The workflow forbids this move, or the assignee is not an active user", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn update(
     State(state): State<AlertsState>,
     caller: Caller,
@@ -202,13 +291,21 @@ pub async fn update(
         Err(e) => return Err(e.into()),
     }
     tracing::info!(alert_id = %id, from = %before, to = %alert.status, "alert updated");
+    if alert.status != before {
+        status_changes(alert.status, 1);
+    }
     // Counters may have moved meanwhile: answer with the stored alert.
     Ok(Json(load(&state, id).await?))
 }
 
-#[derive(Serialize)]
-struct BulkResult {
+/// What happened to one alert of a bulk change.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct BulkResult {
+    #[schema(value_type = AlertIdText)]
     id: AlertId,
+    /// `updated`, `unchanged`, `not_found`, `invalid_transition`, `conflict` or
+    /// `not_done` (the store failed; retry).
+    #[schema(value_type = String, example = "updated")]
     outcome: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     status: Option<AlertStatus>,
@@ -218,8 +315,26 @@ struct BulkResult {
     detail: Option<String>,
 }
 
-/// `POST /alerts/bulk`: one status change for up to 100 alerts, a result per id.
-/// Each alert is its own conditional write: one alert failing leaves the others done.
+/// The answer to a bulk change.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct BulkResponse {
+    /// How many alerts changed.
+    updated: usize,
+    results: Vec<BulkResult>,
+}
+
+/// One status change for up to 100 alerts, with a result per id.
+///
+/// Each alert is its own conditional write: one failing leaves the others done.
+#[utoipa::path(
+    post, path = "/alerts/bulk", tag = "alerts", operation_id = "bulk_update_alerts",
+    security(("bearer" = ["admin", "analyst"])),
+    request_body(content = BulkRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "A result per id", body = BulkResponse),
+    ),
+)]
 pub async fn bulk(
     State(state): State<AlertsState>,
     caller: Caller,
@@ -232,6 +347,7 @@ pub async fn bulk(
         results.push(bulk_one(&state, &caller, id, change.status, change.note.clone()).await);
     }
     let updated = results.iter().filter(|r| r.outcome == "updated").count();
+    status_changes(change.status, updated);
     tracing::info!(updated, total = results.len(), to = %change.status, "bulk status change");
     Ok(Json(json!({ "updated": updated, "results": results })))
 }

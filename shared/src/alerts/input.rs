@@ -2,7 +2,9 @@
 
 use super::{Cursor, DEFAULT_LIMIT, MAX_BULK, MAX_LIMIT};
 use crate::{
-    domain::{AlertId, AlertStatus, Category, Endpoint, Severity, Username},
+    domain::{
+        AlertId, AlertIdText, AlertStatus, Category, Endpoint, IpAddress, Severity, Username,
+    },
     http::{ApiError, FieldError, Fields, Validation, parse},
     store::AlertQuery,
 };
@@ -24,7 +26,7 @@ pub fn list_query(raw: Option<&str>) -> Result<AlertQuery, ApiError> {
         let field = |m: String| FieldError::new(key.to_string(), m);
         match key.as_ref() {
             "status" => {
-                for s in value.split(',').filter(|s| !s.is_empty()) {
+                for s in value.split(',') {
                     match s.parse::<AlertStatus>() {
                         Ok(s) if !q.statuses.contains(&s) => q.statuses.push(s),
                         Ok(_) => {}
@@ -63,12 +65,16 @@ pub fn list_query(raw: Option<&str>) -> Result<AlertQuery, ApiError> {
             other => v.push(FieldError::new(other, "is not a known query parameter")),
         }
     }
+    v.finish()?;
+    // Each value is valid alone; together they ask for nothing (422, not 400).
     if let (Some(from), Some(to)) = (q.from, q.to)
         && from > to
     {
-        v.push(FieldError::new("from", "must not be after `to`"));
+        return Err(ApiError::unprocessable_field(
+            "from",
+            "must not be after `to`",
+        ));
     }
-    v.finish()?;
     if let Some(raw) = cursor {
         q.before = Some(Cursor::decode(&raw, &q)?);
     }
@@ -79,6 +85,79 @@ pub fn parse_time(raw: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(raw)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| "must be an RFC 3339 date-time such as 2026-11-26T10:00:00Z".to_owned())
+}
+
+// The request bodies as the contract states them: the parsers below enforce exactly
+// these rules (and name every field at fault); the types only describe them.
+
+/// An endpoint in a request: at least an IP or a port.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct EndpointInput {
+    #[schema(value_type = Option<IpAddress>)]
+    ip: Option<String>,
+    #[schema(minimum = 0, maximum = 65535, example = 22)]
+    port: Option<u16>,
+}
+
+/// The body of `POST /alerts`.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct NewAlertRequest {
+    category: Category,
+    severity: Severity,
+    /// The detector's attack probability.
+    #[schema(minimum = 0.0, maximum = 1.0)]
+    score: Option<f64>,
+    source: Option<EndpointInput>,
+    destination: Option<EndpointInput>,
+    #[schema(min_length = 1, max_length = 16, example = "tcp")]
+    protocol: Option<String>,
+    #[schema(min_length = 1, max_length = 64, example = "ssh")]
+    service: Option<String>,
+    /// Defaults to the caller's name when a sensor reports.
+    #[schema(min_length = 1, max_length = 128, example = "edge-1")]
+    sensor: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        example = "SSH brute force from 203.0.113.7"
+    )]
+    summary: Option<String>,
+    /// When the threat was seen (default: now).
+    observed_at: Option<DateTime<Utc>>,
+}
+
+/// The body of `PUT /alerts/{id}`: the version read, and at least one change.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct AlertUpdateRequest {
+    /// The alert's `version` as the client last read it (optimistic locking).
+    #[schema(minimum = 1, example = 1)]
+    version: u64,
+    /// The workflow: open → acknowledged → investigating → resolved or
+    /// false_positive; a closed alert may be reopened (open).
+    status: Option<AlertStatus>,
+    /// Who works on it; `null` unassigns. Must name an active user.
+    #[schema(nullable)]
+    assignee: Option<Username>,
+    #[schema(min_length = 1, max_length = 2000)]
+    note: Option<String>,
+}
+
+/// The body of `POST /alerts/bulk`.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct BulkRequest {
+    #[schema(value_type = Vec<AlertIdText>, min_items = 1, max_items = 100)]
+    ids: Vec<String>,
+    status: AlertStatus,
+    #[schema(min_length = 1, max_length = 2000)]
+    note: Option<String>,
 }
 
 /// The body of `POST /alerts`.
@@ -117,11 +196,7 @@ fn endpoint(fields: &Fields, v: &mut Validation, name: &str) -> Option<Endpoint>
             .parse()
             .map_err(|_| "must be an IPv4 or IPv6 address".to_owned())
     });
-    let port = inner.optional(v, "port", |x| {
-        x.as_u64()
-            .and_then(|p| u16::try_from(p).ok())
-            .ok_or_else(|| "must be a port number from 0 to 65535".to_owned())
-    });
+    let port = inner.optional(v, "port", parse::port);
     inner.deny_unknown(v, &["ip", "port"]);
     (ip.is_some() || port.is_some()).then_some(Endpoint { ip, port })
 }
@@ -185,7 +260,7 @@ pub fn alert_change(body: &Map<String, Value>) -> Result<AlertChange, ApiError> 
     let f = Fields::new(body);
     let mut v = Validation::new();
     let version = f.required(&mut v, "version", |x| {
-        x.as_u64()
+        parse::whole_number(x)
             .filter(|n| *n >= 1)
             .ok_or_else(|| "must be the alert's version, a whole number from 1".to_owned())
     });

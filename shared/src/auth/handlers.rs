@@ -3,7 +3,7 @@ use super::{
 };
 use crate::{
     domain::{Password, Role, User, Username},
-    http::{ApiError, Caller, Fields, JsonBody, Validation, parse},
+    http::{ApiError, Caller, Fields, JsonBody, Problem, Validation, parse},
     store::StoreError,
 };
 use axum::{
@@ -13,21 +13,71 @@ use axum::{
     response::IntoResponse,
 };
 use chrono::Utc;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
 
-#[derive(Serialize)]
-struct LoginResponse {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct LoginResponse {
+    /// A JWT (HS256) to send as `Authorization: Bearer <token>`.
     token: String,
+    #[schema(example = "Bearer")]
     token_type: &'static str,
+    /// Seconds until the token expires.
+    #[schema(example = 3600)]
     expires_in: u64,
     user: LoginUser,
 }
 
-#[derive(Serialize)]
-struct LoginUser {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct LoginUser {
     username: Username,
     role: Role,
+}
+
+// The request bodies as the contract states them. The handlers parse bodies with
+// `Fields` (to name every bad field at once); these types only describe the same rules.
+
+/// The body of `POST /auth/login`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct LoginRequest {
+    #[schema(min_length = 1, max_length = 256, example = "admin")]
+    username: String,
+    #[schema(max_length = 256, format = Password, example = "correct horse battery staple")]
+    password: String,
+}
+
+/// The body of `POST /auth/register`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct RegisterRequest {
+    username: Username,
+    /// 12 to 256 characters, not only white space.
+    #[schema(min_length = 12, max_length = 256, pattern = "\\S", format = Password, example = "a long passphrase 42")]
+    password: String,
+    role: Role,
+}
+
+/// The body of `PUT /auth/users/{username}`: at least one of the fields.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct UserUpdate {
+    role: Option<Role>,
+    disabled: Option<bool>,
+    /// A new password: 12 to 256 characters, not only white space.
+    #[schema(min_length = 12, max_length = 256, pattern = "\\S", format = Password)]
+    password: Option<String>,
+}
+
+/// `GET /auth/users`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct UserList {
+    items: Vec<UserView>,
 }
 
 fn invalid_credentials() -> ApiError {
@@ -35,7 +85,21 @@ fn invalid_credentials() -> ApiError {
     ApiError::Unauthorized("invalid username or password".into())
 }
 
-/// `POST /auth/login`
+/// Log in: a username and password for a bearer token.
+///
+/// Five failed logins for a username within 15 minutes lock it for the rest of that
+/// window (429 with `Retry-After`), whether or not the user exists.
+#[utoipa::path(
+    post, path = "/auth/login", tag = "auth", operation_id = "login",
+    security(()),
+    request_body(content = LoginRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Logged in", body = LoginResponse),
+        (status = 401, description = "Wrong username or password, or a disabled user", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed logins for this username", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until a login may be tried again"))),
+    ),
+)]
 pub async fn login(
     State(state): State<AuthState>,
     JsonBody(body): JsonBody,
@@ -106,7 +170,21 @@ pub async fn login(
     }
 }
 
-/// `POST /auth/register` (admin)
+/// Create a user (admins only).
+#[utoipa::path(
+    post, path = "/auth/register", tag = "auth", operation_id = "register",
+    security(("bearer" = ["admin"])),
+    request_body(content = RegisterRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The user was created", body = UserView,
+            headers(("Location" = String, description = "The user's URL")),
+            links(("Login" = (operation_id = "login", request_body = json!({
+                "username": "$request.body#/username",
+                "password": "$request.body#/password",
+            }))))),
+        (status = 409, description = "The username is taken", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn register(
     State(state): State<AuthState>,
     caller: Caller,
@@ -158,7 +236,14 @@ pub async fn register(
     ))
 }
 
-/// `GET /auth/me`
+/// The calling user.
+#[utoipa::path(
+    get, path = "/auth/me", tag = "auth", operation_id = "me",
+    security(("bearer" = ["admin", "analyst", "viewer", "sensor"])),
+    responses(
+        (status = 200, description = "The caller", body = UserView),
+    ),
+)]
 pub async fn me(
     State(state): State<AuthState>,
     caller: Caller,
@@ -171,7 +256,14 @@ pub async fn me(
     Ok(Json(UserView::from(&user)))
 }
 
-/// `GET /auth/users` (admin)
+/// Every user (admins only).
+#[utoipa::path(
+    get, path = "/auth/users", tag = "auth", operation_id = "list_users",
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 200, description = "The users", body = UserList),
+    ),
+)]
 pub async fn list_users(
     State(state): State<AuthState>,
     caller: Caller,
@@ -182,7 +274,20 @@ pub async fn list_users(
     Ok(Json(json!({ "items": items })))
 }
 
-/// `PUT /auth/users/{username}` (admin): change role, disable/enable, reset password.
+/// Change a user's role, disable or enable them, or reset their password (admins only).
+///
+/// Admins cannot disable or demote themselves (422).
+#[utoipa::path(
+    put, path = "/auth/users/{username}", tag = "auth", operation_id = "update_user",
+    security(("bearer" = ["admin"])),
+    params(("username" = String, Path, description = "The user to change")),
+    request_body(content = UserUpdate, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated user", body = UserView),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An admin tried to disable or demote themselves", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn update_user(
     State(state): State<AuthState>,
     caller: Caller,

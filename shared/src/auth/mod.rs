@@ -2,7 +2,7 @@
 //! `router` is served by the `auth` Lambda and by `vigil-local` alike.
 
 mod bootstrap;
-mod handlers;
+pub(crate) mod handlers;
 mod passwords;
 mod user_view;
 

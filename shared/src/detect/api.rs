@@ -3,7 +3,11 @@
 
 use super::{ConnectionRecord, Detector, Prediction};
 use crate::{
-    domain::{Alert, AlertId, AlertStatus, Endpoint, HistoryEntry, ModelRef, Role, new_alert_id},
+    detect::contract::{CsvRecordsSchema, PredictRequestSchema},
+    domain::{
+        Alert, AlertId, AlertIdText, AlertStatus, Endpoint, HistoryEntry, ModelRef, Role, Severity,
+        new_alert_id,
+    },
     http::{ApiError, Authenticator, Caller, FieldError, RawBody, error_chain, parse_object},
     store::{AlertStore, StoreError},
 };
@@ -17,6 +21,7 @@ use chrono::Utc;
 use serde::Serialize;
 use serde_json::Value;
 use std::{collections::HashMap, sync::Arc, time::Duration};
+use utoipa::ToSchema;
 
 /// Lambda's synchronous payload limit.
 pub const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
@@ -47,7 +52,8 @@ pub fn router(state: PredictState) -> Router {
         .with_state(state)
 }
 
-#[derive(Serialize)]
+/// Predictions for a batch, in the order of its records.
+#[derive(Serialize, ToSchema)]
 pub struct PredictResponse {
     model: ModelInfo,
     threshold: f32,
@@ -56,29 +62,48 @@ pub struct PredictResponse {
     summary: Summary,
 }
 
-#[derive(Serialize)]
+/// The model that scored the batch.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PredictModel)]
 struct ModelInfo {
     name: String,
     version: String,
     sha256: String,
 }
 
-#[derive(Serialize)]
+/// The verdict on one record.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Prediction)]
 struct PredictionView {
+    /// The record's position in the batch.
     index: usize,
     is_threat: bool,
+    /// The probability that the record is an attack (1 − P(normal)).
+    #[schema(minimum = 0.0, maximum = 1.0)]
     score: f32,
+    /// `normal`, or the threat's category: dos, probe, r2l, u2r, anomaly.
+    #[schema(value_type = String, example = "dos")]
     category: &'static str,
+    /// The classifier's probability per class (normal, dos, probe, r2l, u2r).
+    #[schema(value_type = HashMap<String, f32>)]
     probabilities: HashMap<&'static str, f32>,
+    /// Distance from known-normal traffic; above `novelty_threshold` is an anomaly.
     novelty: f32,
+    /// The threat's severity (low, medium, high, critical); null for normal records.
+    #[schema(value_type = Option<Severity>)]
     severity: Option<&'static str>,
+    /// The alert this threat was recorded in (when `store` is on).
+    #[schema(value_type = Option<AlertIdText>)]
     alert_id: Option<AlertId>,
     /// Set when the record's alert could not be stored (nothing was written for it).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     alert_error: Option<&'static str>,
 }
 
-#[derive(Serialize, Default)]
+/// Counts for the batch.
+#[derive(Serialize, Default, ToSchema)]
+#[schema(as = PredictSummary)]
 struct Summary {
     records: usize,
     threats: usize,
@@ -95,13 +120,31 @@ struct Batch {
     store: bool,
 }
 
-async fn predict(
+/// Score network connection records; threats become alerts.
+///
+/// Send JSON (`{"records": [...]}`) or NSL-KDD CSV (`Content-Type: text/csv`), up to
+/// 10,000 records and 6 MB. Every bad record is named by index and field (400).
+/// Threats are grouped by dedup key and recorded as alerts unless `store` is false.
+#[utoipa::path(
+    post, path = "/threat-detection/predict", tag = "predict", operation_id = "predict",
+    security(("bearer" = ["admin", "analyst", "sensor"])),
+    params(("store" = Option<bool>, Query, description = "false: score only, record no alerts")),
+    request_body(content(
+        (PredictRequestSchema = "application/json"),
+        (CsvRecordsSchema = "text/csv"),
+    )),
+    responses(
+        (status = 200, description = "A prediction per record", body = PredictResponse),
+    ),
+)]
+pub(crate) async fn predict(
     State(state): State<PredictState>,
     caller: Caller,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Result<RawBody, ApiError>,
 ) -> Result<Json<PredictResponse>, ApiError> {
+    let started = std::time::Instant::now();
     caller.require(&[Role::Sensor, Role::Analyst, Role::Admin])?;
     let RawBody(body) = body.map_err(|e| match e {
         ApiError::PayloadTooLarge { .. } => too_large(),
@@ -141,7 +184,7 @@ async fn predict(
         .await;
     }
     let schema = state.detector.schema();
-    let predictions = predictions
+    let predictions: Vec<PredictionView> = predictions
         .iter()
         .enumerate()
         .map(|(index, p)| {
@@ -167,6 +210,12 @@ async fn predict(
         alerts_failed = summary.alerts_failed,
         "records scored"
     );
+    emit_metrics(
+        &schema.model.version,
+        &summary,
+        &predictions,
+        started.elapsed(),
+    );
     Ok(Json(PredictResponse {
         model: ModelInfo {
             name: schema.model.name.clone(),
@@ -178,6 +227,50 @@ async fn predict(
         predictions,
         summary,
     }))
+}
+
+/// One EMF line for the batch, and one per threat category found in it.
+fn emit_metrics(
+    model_version: &str,
+    summary: &Summary,
+    predictions: &[PredictionView],
+    latency: Duration,
+) {
+    use crate::metrics::{MetricSet, Unit};
+    if !crate::metrics::enabled() {
+        return;
+    }
+    MetricSet::new()
+        .dimension("ModelVersion", model_version)
+        .metric("RecordsScored", Unit::Count, summary.records as f64)
+        .metric("ThreatsDetected", Unit::Count, summary.threats as f64)
+        .metric(
+            "PredictLatency",
+            Unit::Milliseconds,
+            latency.as_secs_f64() * 1000.0,
+        )
+        .emit();
+    let mut by_category: HashMap<&str, usize> = HashMap::new();
+    for p in predictions.iter().filter(|p| p.is_threat) {
+        *by_category.entry(p.category).or_default() += 1;
+    }
+    for (category, threats) in by_category {
+        MetricSet::new()
+            .dimension("Category", category)
+            .dimension("ModelVersion", model_version)
+            .metric("ThreatsDetected", Unit::Count, threats as f64)
+            .emit();
+    }
+    if summary.alerts_created + summary.alerts_updated > 0 {
+        MetricSet::new()
+            .metric("AlertsCreated", Unit::Count, summary.alerts_created as f64)
+            .metric(
+                "AlertsDeduplicated",
+                Unit::Count,
+                summary.alerts_updated as f64,
+            )
+            .emit();
+    }
 }
 
 fn too_large() -> ApiError {
@@ -241,7 +334,7 @@ fn parse_json(body: &[u8]) -> Result<Batch, ApiError> {
         }
     }
     let store = match object.get("store") {
-        None | Some(Value::Null) => true,
+        None => true,
         Some(Value::Bool(b)) => *b,
         Some(_) => {
             errors.push(FieldError::new("store", "must be true or false"));

@@ -2,6 +2,7 @@
 //! ONNX model. Compiled only with the `detect` feature (predict and vigil-local).
 
 pub mod api;
+pub(crate) mod contract;
 mod detector;
 mod features;
 mod prediction;

@@ -96,7 +96,7 @@ fn is_known_field(key: &str) -> bool {
 }
 
 /// Longest accepted categorical value; real ones are a few characters.
-const MAX_CATEGORY_CHARS: usize = 64;
+pub(crate) const MAX_CATEGORY_CHARS: usize = 64;
 
 /// Where a connection came from and went to; none of it is fed to the model.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -267,11 +267,7 @@ fn parse_object(
             .parse()
             .map_err(|_| "must be an IPv4 or IPv6 address".to_owned())
     };
-    let port = |x: &Value| -> Result<u16, String> {
-        x.as_u64()
-            .and_then(|p| u16::try_from(p).ok())
-            .ok_or_else(|| "must be a port number from 0 to 65535".to_owned())
-    };
+    let port = crate::http::parse::port;
     let context = RecordContext {
         src_ip: fields.optional(&mut v, "src_ip", ip),
         dst_ip: fields.optional(&mut v, "dst_ip", ip),

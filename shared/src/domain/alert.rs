@@ -7,17 +7,20 @@ use serde::{Deserialize, Serialize};
 pub type AlertId = ulid::Ulid;
 
 /// Which model raised an alert.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ModelRef {
     pub name: String,
     pub version: String,
 }
 
 /// One change in an alert's life: who changed what, when, and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HistoryEntry {
     pub at: DateTime<Utc>,
+    /// The username (or sensor) that made the change.
     pub by: String,
+    /// `created`, `status`, `assigned`, `unassigned`, `note`, ...
+    #[schema(example = "status")]
     pub action: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
@@ -28,8 +31,9 @@ pub struct HistoryEntry {
 }
 
 /// A detected threat and its workflow state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Alert {
+    #[schema(value_type = super::AlertIdText)]
     pub id: AlertId,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -39,6 +43,7 @@ pub struct Alert {
     pub severity: Severity,
     /// The model's attack probability, when a model raised the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub score: Option<f64>,
     pub status: AlertStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,9 +64,11 @@ pub struct Alert {
     pub model: Option<ModelRef>,
     /// Repeats of the same threat (same key) inside the dedup window aggregate here.
     pub dedup_key: String,
+    #[schema(minimum = 1)]
     pub count: u64,
     pub history: Vec<HistoryEntry>,
     /// Optimistic-locking version: every write must name the version it was based on.
+    #[schema(minimum = 1)]
     pub version: u64,
 }
 

@@ -12,7 +12,7 @@ use std::{fmt, str::FromStr};
 /// ```
 /// Closed alerts (resolved, false positive) only go back to `open`: an analyst
 /// reopens first, then works the alert again, so history shows the reopening.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertStatus {
     Open,

@@ -3,6 +3,7 @@
 mod alert;
 mod alert_status;
 mod category;
+mod contract;
 mod endpoint;
 mod password;
 mod role;
@@ -13,6 +14,7 @@ mod username;
 pub use alert::{Alert, AlertId, HistoryEntry, InvalidTransition, ModelRef, new_alert_id};
 pub use alert_status::AlertStatus;
 pub use category::Category;
+pub use contract::{AlertIdText, IpAddress};
 pub use endpoint::Endpoint;
 pub use password::Password;
 pub use role::Role;

@@ -28,6 +28,9 @@ impl Username {
         Ok(Self(name))
     }
 
+    /// [`Username::parse`]'s rules as a regular expression, for the OpenAPI contract.
+    pub const PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$";
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -51,6 +54,24 @@ impl fmt::Display for Username {
         f.write_str(&self.0)
     }
 }
+
+/// The contract's view of a username: what [`Username::parse`] accepts.
+impl utoipa::PartialSchema for Username {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .min_length(Some(3))
+            .max_length(Some(64))
+            .pattern(Some(Self::PATTERN))
+            .description(Some(
+                "3 to 64 characters: letters, digits, '.', '_' and '-', starting with a letter or digit; case-insensitive (stored lower-case)",
+            ))
+            .examples([serde_json::json!("alice")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Username {}
 
 #[cfg(test)]
 mod tests {

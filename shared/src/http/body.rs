@@ -246,6 +246,24 @@ pub mod parse {
         string(value)?.parse::<T>().map_err(|e| e.to_string())
     }
 
+    /// A whole number ≥ 0. JSON (and JSON Schema) make no difference between `420` and
+    /// `420.0`, so neither does Vigil.
+    pub fn whole_number(value: &Value) -> Option<u64> {
+        value.as_u64().or_else(|| {
+            value
+                .as_f64()
+                .filter(|x| x.fract() == 0.0 && *x >= 0.0 && *x < u64::MAX as f64)
+                .map(|x| x as u64)
+        })
+    }
+
+    /// A port number, 0 to 65535.
+    pub fn port(value: &Value) -> Result<u16, String> {
+        whole_number(value)
+            .and_then(|p| u16::try_from(p).ok())
+            .ok_or_else(|| "must be a port number from 0 to 65535".to_owned())
+    }
+
     pub fn bool(value: &Value) -> Result<bool, String> {
         value
             .as_bool()

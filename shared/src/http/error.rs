@@ -7,11 +7,17 @@ use serde::Serialize;
 
 /// One thing wrong with a request: which field (a JSON path such as
 /// `records[3].src_bytes` or a query parameter), at which record, and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
+    /// Where: a JSON path (`records[3].src_bytes`), a CSV position (`line 4: flag`),
+    /// a query parameter, or `body`.
+    #[schema(example = "records[3].src_bytes")]
     pub field: String,
+    /// The record's index in the batch, for predict requests.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 3)]
     pub index: Option<usize>,
+    #[schema(example = "must not be negative")]
     pub message: String,
 }
 
@@ -87,6 +93,14 @@ impl ApiError {
         }
     }
 
+    /// A well-formed value the request cannot be served with (a field at fault, 422).
+    pub fn unprocessable_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Unprocessable {
+            detail: "the request cannot be served as asked".into(),
+            errors: vec![FieldError::new(field, message)],
+        }
+    }
+
     pub fn internal(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Internal(Box::new(e))
     }
@@ -121,16 +135,31 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     chain
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
+/// An error as every route answers it: `application/problem+json` (RFC 9457), with
+/// the fields at fault in `errors`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "type": "about:blank",
+    "title": "Bad Request",
+    "status": 400,
+    "detail": "the records are not valid",
+    "errors": [{ "field": "records[3].src_bytes", "index": 3, "message": "must not be negative" }]
+}))]
+pub struct Problem<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
+    /// The status code's reason phrase.
     title: &'a str,
     status: u16,
+    /// What went wrong, for a person to read.
     detail: String,
+    /// Each field at fault (bad requests and unprocessable ones).
     #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
+    #[schema(value_type = Vec<FieldError>)]
     errors: &'a [FieldError],
+    /// On 409: the resource as it is now, to retry on top of.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     current: Option<&'a serde_json::Value>,
 }
 

@@ -2,12 +2,14 @@
 //! parsed into fields with precise errors, the bearer guard, and request telemetry.
 
 mod body;
+mod cors;
 mod error;
 mod guard;
 mod request_span;
 
 pub use body::{Fields, JsonBody, RawBody, Validation, parse, parse_object};
-pub use error::{ApiError, FieldError, error_chain};
+pub use cors::cors_layer;
+pub use error::{ApiError, FieldError, Problem, error_chain};
 pub use guard::{Authenticator, Caller};
 pub use request_span::request_span;
 

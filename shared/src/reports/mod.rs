@@ -8,7 +8,7 @@ pub use report::{Report, ReportFilter, build_report};
 use crate::{
     alerts::input_time as parse_time,
     domain::{AlertStatus, Category, Severity},
-    http::{ApiError, Authenticator, Caller, FieldError, Validation},
+    http::{ApiError, Authenticator, Caller, FieldError, Problem, Validation},
     store::AlertStore,
 };
 use axum::{
@@ -40,6 +40,36 @@ pub fn router(state: ReportsState) -> Router {
     Router::new()
         .route("/reports", get(get_report))
         .with_state(state)
+}
+
+/// `period`: a frame back from `to`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) enum ReportPeriod {
+    #[schema(rename = "24h")]
+    Day,
+    #[schema(rename = "7d")]
+    Week,
+    #[schema(rename = "30d")]
+    Month,
+}
+
+/// `bucket`: the series' granularity.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub(crate) enum ReportBucket {
+    Hour,
+    Day,
+}
+
+/// `format`: JSON (default) or CSV.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub(crate) enum ReportFormat {
+    Json,
+    Csv,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +120,7 @@ fn parse_query(raw: Option<&str>, headers: &HeaderMap) -> Result<ReportQuery, Ap
                 _ => v.push(field("must be json or csv".into())),
             },
             "category" => {
-                for c in value.split(',').filter(|c| !c.is_empty()) {
+                for c in value.split(',') {
                     match c.parse::<Category>() {
                         Ok(c) => filter.categories.push(c),
                         Err(e) => v.push(field(e.to_string())),
@@ -102,7 +132,7 @@ fn parse_query(raw: Option<&str>, headers: &HeaderMap) -> Result<ReportQuery, Ap
                 Err(e) => v.push(field(e.to_string())),
             },
             "status" => {
-                for s in value.split(',').filter(|s| !s.is_empty()) {
+                for s in value.split(',') {
                     match s.parse::<AlertStatus>() {
                         Ok(s) => filter.statuses.push(s),
                         Err(e) => v.push(field(e.to_string())),
@@ -112,13 +142,14 @@ fn parse_query(raw: Option<&str>, headers: &HeaderMap) -> Result<ReportQuery, Ap
             other => v.push(FieldError::new(other, "is not a known query parameter")),
         }
     }
+    v.finish()?;
+    // From here on each value is valid alone but the combination is not (422).
     if period.is_some() && (from.is_some() || to.is_some()) {
-        v.push(FieldError::new(
+        return Err(ApiError::unprocessable_field(
             "period",
             "give either period or from/to, not both",
         ));
     }
-    v.finish()?;
     let now = Utc::now();
     let to = to.unwrap_or(now);
     let from = match (from, period) {
@@ -127,10 +158,13 @@ fn parse_query(raw: Option<&str>, headers: &HeaderMap) -> Result<ReportQuery, Ap
         (None, None) => to - Duration::hours(24),
     };
     if from > to {
-        return Err(ApiError::invalid_field("from", "must not be after `to`"));
+        return Err(ApiError::unprocessable_field(
+            "from",
+            "must not be after `to`",
+        ));
     }
     if to - from > Duration::days(MAX_DAYS) {
-        return Err(ApiError::invalid_field(
+        return Err(ApiError::unprocessable_field(
             "from",
             format!("a report covers at most {MAX_DAYS} days"),
         ));
@@ -149,7 +183,34 @@ fn parse_query(raw: Option<&str>, headers: &HeaderMap) -> Result<ReportQuery, Ap
     })
 }
 
-async fn get_report(
+/// What happened over a time frame: totals, breakdowns, a series, top sources, and
+/// mean times to acknowledge and resolve.
+///
+/// The frame is `from`/`to`, or `period` back from now (default: the last 24 hours),
+/// at most 92 days. CSV with `format=csv` or `Accept: text/csv`.
+#[utoipa::path(
+    get, path = "/reports", tag = "reports", operation_id = "get_report",
+    security(("bearer" = ["admin", "analyst", "viewer", "sensor"])),
+    params(
+        ("from" = Option<DateTime<Utc>>, Query, description = "Start of the frame (RFC 3339)"),
+        ("to" = Option<DateTime<Utc>>, Query, description = "End of the frame (RFC 3339; default now)"),
+        ("period" = Option<ReportPeriod>, Query, description = "The frame back from `to`, instead of `from`"),
+        ("bucket" = Option<ReportBucket>, Query, description = "Series granularity (default: hour up to 2 days, else day)"),
+        ("format" = Option<ReportFormat>, Query),
+        ("category" = Option<Vec<Category>>, Query, style = Form, explode, description = "Any of these categories"),
+        ("severity" = Option<Severity>, Query, description = "This severity or higher"),
+        ("status" = Option<Vec<AlertStatus>>, Query, style = Form, explode, description = "Any of these statuses"),
+    ),
+    responses(
+        (status = 200, description = "The report", content(
+            (Report = "application/json"),
+            (String = "text/csv", example = "section,key,alerts,occurrences\ntotal,,3,7\n"),
+        )),
+        (status = 400, description = "A parameter is not valid (see `errors`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The frame is empty or longer than 92 days, or `period` is combined with `from`/`to`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub(crate) async fn get_report(
     State(state): State<ReportsState>,
     _caller: Caller,
     RawQuery(query): RawQuery,

@@ -25,24 +25,25 @@ impl ReportFilter {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct SeriesPoint {
     pub start: DateTime<Utc>,
     pub total: i64,
     pub occurrences: i64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct SourceCount {
     pub ip: String,
     pub alerts: i64,
 }
 
 /// A report over alerts created in whole hours from `from` to `to`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Report {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
+    #[schema(value_type = String, example = "hour")]
     pub bucket: &'static str,
     pub total: i64,
     pub occurrences: i64,

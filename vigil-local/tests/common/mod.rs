@@ -49,6 +49,41 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
+    /// `GET path`, with a bearer token when given.
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// A browser's CORS preflight for `method path` from `origin`.
+    pub async fn preflight(&self, path: &str, origin: &str, method: &str) -> Response {
+        self.client
+            .request(reqwest::Method::OPTIONS, self.url(path))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", method)
+            .header(
+                "Access-Control-Request-Headers",
+                "authorization,content-type",
+            )
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET /alerts` as a page on `origin` sends it.
+    pub async fn list_alerts_from(&self, token: &str, origin: &str) -> Response {
+        self.client
+            .get(self.url("/alerts"))
+            .header("Origin", origin)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn login(&self, username: &str, password: &str) -> Response {
         self.client
             .post(self.url("/auth/login"))
