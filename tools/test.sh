@@ -33,6 +33,9 @@ cargo fmt --all -- --check
 echo "== template lint"
 PATH="$PWD/$venv/bin:$PATH" sam validate --lint --template template.yaml
 "$venv/bin/cfn-lint" template.yaml
+"$venv/bin/cfn-lint" tools/deploy-role.yaml
+# GitHub's workflow schema ships with check-jsonschema (no download).
+"$venv/bin/check-jsonschema" --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 echo "== cargo test"
 # The output is kept to print one total at the end (cargo prints one line per binary).
@@ -42,6 +45,16 @@ status=${PIPESTATUS[0]}
 set -e
 passed=$(grep -Eo '^test result: .* ([0-9]+) passed' target/cargo-test.log | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '; ([0-9]+) failed' target/cargo-test.log | grep -Eo '[0-9]+' | awk '{s+=$1} END {print s+0}')
+
+echo "== schemathesis (vigil-local against openapi.json)"
+# The vigil-local binary `cargo test` just built (its integration tests need it).
+set +e
+tools/schemathesis.sh target/debug/vigil-local 2>&1 | tee target/schemathesis.log
+st_status=${PIPESTATUS[0]}
+set -e
+generated=$(grep -Eo '[0-9]+ generated' target/schemathesis.log | tail -1)
+
 echo
 echo "tests: $passed passed, $failed failed"
-exit "$status"
+echo "schemathesis: ${generated:-no} requests, exit $st_status"
+[ "$status" -eq 0 ] && [ "$st_status" -eq 0 ]
