@@ -65,6 +65,7 @@ $(VENV)/.deploy-installed: $(VENV)/.installed tools/requirements-deploy.txt
 # SAM cannot select the `lambda` cargo profile, so its settings are passed to the
 # release profile here (only the aarch64 target dir is affected).
 sam-build: $(VENV)/.deploy-installed
+	rustup target add aarch64-unknown-linux-gnu
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" \
 	CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
 	CARGO_PROFILE_RELEASE_STRIP=true CARGO_PROFILE_RELEASE_PANIC=abort \
