@@ -29,10 +29,12 @@ pub fn app(services: &Services, detector: Arc<Detector>) -> axum::Router {
 }
 
 /// The contract every route follows, generated from the handlers (see `openapi.json`).
+/// Built once, on first request: it never changes while the process runs.
 async fn openapi_json() -> impl IntoResponse {
+    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     (
         [(header::CONTENT_TYPE, "application/json")],
-        vigil::openapi::document_json(),
+        DOCUMENT.get_or_init(vigil::openapi::document_json).as_str(),
     )
 }
 
