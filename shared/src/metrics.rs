@@ -5,11 +5,18 @@
 //!
 //! Emission is on in Lambda (where stdout goes to CloudWatch Logs) and off elsewhere,
 //! unless `VIGIL_METRICS=emf` asks for it; `VIGIL_METRICS=off` silences it in Lambda.
+//!
+//! `VIGIL_STAGE` (the template sets it to the stack's stage) becomes a `Stage`
+//! dimension on every metric, so dev and prod in one account stay apart in the one
+//! `Vigil` namespace.
 
 use serde_json::{Map, Value, json};
 use std::{
     io::Write,
-    sync::atomic::{AtomicBool, Ordering},
+    sync::{
+        OnceLock,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{SystemTime, UNIX_EPOCH},
 };
 
@@ -18,9 +25,15 @@ use std::{
 pub const NAMESPACE: &str = "Vigil";
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
+static STAGE: OnceLock<Option<String>> = OnceLock::new();
 
-/// Decides once, at start-up, whether metrics are written.
+/// Decides once, at start-up, whether metrics are written and under which stage.
 pub fn init() {
+    let stage = std::env::var("VIGIL_STAGE")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
+    let _ = STAGE.set(stage);
     let setting = std::env::var("VIGIL_METRICS").unwrap_or_default();
     let in_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
     let on = match setting.as_str() {
@@ -33,6 +46,10 @@ pub fn init() {
 
 pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
+}
+
+fn stage() -> Option<&'static str> {
+    STAGE.get().and_then(|s| s.as_deref())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,15 +68,30 @@ impl Unit {
 }
 
 /// One EMF document: a set of dimensions and the metrics measured under them.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct MetricSet {
     dimensions: Vec<(&'static str, String)>,
     metrics: Vec<(&'static str, Unit, f64)>,
 }
 
+impl Default for MetricSet {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl MetricSet {
+    /// A set carrying the process's `Stage` dimension, when one is configured.
     pub fn new() -> Self {
-        Self::default()
+        Self::in_stage(stage())
+    }
+
+    /// A set whose first dimension is `Stage` (none when `stage` is `None`).
+    pub fn in_stage(stage: Option<&str>) -> Self {
+        Self {
+            dimensions: stage.map(|s| ("Stage", s.to_owned())).into_iter().collect(),
+            metrics: Vec::new(),
+        }
     }
 
     pub fn dimension(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -120,7 +152,7 @@ mod tests {
 
     #[test]
     fn a_metric_set_is_an_emf_document() {
-        let doc = MetricSet::new()
+        let doc = MetricSet::in_stage(None)
             .dimension("ModelVersion", "1.0.0")
             .metric("RecordsScored", Unit::Count, 100.0)
             .metric("PredictLatency", Unit::Milliseconds, 12.5)
@@ -142,8 +174,22 @@ mod tests {
     }
 
     #[test]
+    fn a_stage_is_the_first_dimension_of_every_set() {
+        let doc = MetricSet::in_stage(Some("prod"))
+            .dimension("ToStatus", "resolved")
+            .metric("AlertStatusChanges", Unit::Count, 1.0)
+            .to_emf(0);
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Stage", "ToStatus"]])
+        );
+        assert_eq!(doc["Stage"], "prod");
+        assert_eq!(doc["ToStatus"], "resolved");
+    }
+
+    #[test]
     fn a_set_without_dimensions_has_one_empty_dimension_set() {
-        let doc = MetricSet::new()
+        let doc = MetricSet::in_stage(None)
             .metric("AlertsCreated", Unit::Count, 1.0)
             .to_emf(0);
         assert_eq!(

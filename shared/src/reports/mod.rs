@@ -197,9 +197,9 @@ fn parse_query(raw: Option<&str>, headers: &HeaderMap) -> Result<ReportQuery, Ap
         ("period" = Option<ReportPeriod>, Query, description = "The frame back from `to`, instead of `from`"),
         ("bucket" = Option<ReportBucket>, Query, description = "Series granularity (default: hour up to 2 days, else day)"),
         ("format" = Option<ReportFormat>, Query),
-        ("category" = Option<Vec<Category>>, Query, style = Form, explode, description = "Any of these categories"),
+        ("category" = Option<Vec<Category>>, Query, style = Form, explode, description = "Any of these categories (repeat the parameter, or separate with commas)"),
         ("severity" = Option<Severity>, Query, description = "This severity or higher"),
-        ("status" = Option<Vec<AlertStatus>>, Query, style = Form, explode, description = "Any of these statuses"),
+        ("status" = Option<Vec<AlertStatus>>, Query, style = Form, explode, description = "Any of these statuses (repeat the parameter, or separate with commas)"),
     ),
     responses(
         (status = 200, description = "The report", content(
