@@ -17,9 +17,10 @@ use axum::{
 use serde_json::Value;
 use std::{
     collections::HashMap,
+    io::{BufRead, BufReader},
     process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 use tokio::sync::{Mutex as AsyncMutex, mpsc, oneshot};
 
@@ -45,6 +46,7 @@ pub struct RuntimeApi {
     waiters: Waiters,
     init_error: Arc<Mutex<Option<Value>>>,
     child: Option<Child>,
+    stdout: Arc<Mutex<Vec<String>>>,
     next_id: u64,
 }
 
@@ -75,13 +77,15 @@ impl RuntimeApi {
             waiters: shared.waiters,
             init_error: shared.init_error,
             child: None,
+            stdout: Arc::default(),
             next_id: 0,
         }
     }
 
     /// Spawns a function binary pointed at this emulator, with Lambda's environment
-    /// plus `env`.
-    pub fn spawn_function(&mut self, binary: &str, name: &str, env: &[(&str, &str)]) {
+    /// plus `env`. Its stdout (where EMF metric lines go) is kept for
+    /// [`stdout_lines`](Self::stdout_lines) and echoed to stderr.
+    pub fn spawn_function(&mut self, binary: &str, name: &str, env: &[(&str, impl AsRef<str>)]) {
         let mut command = Command::new(binary);
         command
             .env("AWS_LAMBDA_RUNTIME_API", &self.addr)
@@ -91,12 +95,49 @@ impl RuntimeApi {
             .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
             .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
             .stdin(Stdio::null())
-            .stdout(Stdio::inherit())
+            .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (k, v) in env {
-            command.env(k, v);
+            command.env(k, v.as_ref());
         }
-        self.child = Some(command.spawn().expect("spawn the function binary"));
+        let mut child = command.spawn().expect("spawn the function binary");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let lines = self.stdout.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                lines.lock().unwrap().push(line);
+            }
+        });
+        self.child = Some(child);
+    }
+
+    /// The lines the function has written to stdout so far.
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// Waits up to five seconds for a stdout line that `matches`, and returns it.
+    pub async fn wait_for_stdout(&self, matches: impl Fn(&str) -> bool) -> Option<String> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(line) = self.stdout_lines().into_iter().find(|l| matches(l)) {
+                return Some(line);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Sends one event and returns the function's response; panics when the function
+    /// reports an error instead.
+    pub async fn respond(&mut self, event: Value) -> Value {
+        match self.invoke(event).await {
+            Outcome::Response(response) => response,
+            Outcome::Error(e) => panic!("the function reported an error: {e}"),
+        }
     }
 
     /// Sends one event and waits for the function's answer.
@@ -232,6 +273,66 @@ pub async fn embedded_services() -> (vigil::startup::Services, String) {
         .unwrap()
         .token;
     (services, token)
+}
+
+/// The status and body of an API Gateway response a function binary returned: the
+/// body as JSON when it parses, else as a string (CSV, say).
+pub fn api_response(response: &Value) -> (u16, Value) {
+    let status = response["statusCode"].as_u64().expect("statusCode") as u16;
+    let raw = response["body"].as_str().unwrap_or("");
+    let body = serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_owned()));
+    (status, body)
+}
+
+/// The HS256 key the function binaries get in tests that start them.
+pub const TEST_JWT_SECRET: &str = "a-test-secret-of-at-least-32-bytes!";
+
+/// The environment a function binary needs to use `tables` (in moto) with
+/// [`TEST_JWT_SECRET`]; pass it to [`RuntimeApi::spawn_function`].
+pub fn lambda_env(tables: &vigil::config::TableNames) -> Vec<(&'static str, String)> {
+    vec![
+        ("VIGIL_USERS_TABLE", tables.users.clone()),
+        ("VIGIL_ALERTS_TABLE", tables.alerts.clone()),
+        ("VIGIL_JWT_SECRET", TEST_JWT_SECRET.to_owned()),
+    ]
+}
+
+/// An `admin` in `tables` and a token for them that a function binary started with
+/// [`lambda_env`] accepts.
+pub async fn dynamo_admin_token(tables: &vigil::config::TableNames) -> String {
+    let env: HashMap<&str, String> = lambda_env(tables)
+        .into_iter()
+        .chain([("VIGIL_STORE", "dynamodb".to_owned())])
+        .collect();
+    let config = vigil::config::Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+    let services = vigil::startup::Services::from_config(config).await.unwrap();
+    services
+        .ensure_admin(vigil::domain::Password::parse_new("an-admin-password-for-tests").unwrap())
+        .await
+        .unwrap();
+    let admin = vigil::domain::Username::parse("admin").unwrap();
+    services
+        .tokens
+        .issue(&admin, vigil::domain::Role::Admin, chrono::Utc::now())
+        .unwrap()
+        .token
+}
+
+/// A function binary started as Lambda runs it, over fresh DynamoDB tables in moto
+/// that hold an `admin`, with `extra_env` added; returns it and an admin token, or
+/// `None` when the tests run without moto (see [`aws_available`]).
+pub async fn start_function_on_dynamodb(
+    binary: &str,
+    name: &str,
+    extra_env: &[(&'static str, &str)],
+) -> Option<(RuntimeApi, String)> {
+    let tables = dynamo_tables().await?;
+    let token = dynamo_admin_token(&tables).await;
+    let mut env = lambda_env(&tables);
+    env.extend(extra_env.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    let mut runtime = RuntimeApi::start().await;
+    runtime.spawn_function(binary, name, &env);
+    Some((runtime, token))
 }
 
 /// Whether the tests that need moto (DynamoDB, SNS, SQS over the wire) can run.

@@ -14,7 +14,7 @@ use vigil::{
     startup::Services,
     store::Stores,
 };
-use vigil_testkit::{Outcome, RuntimeApi, dynamo_tables, fixture};
+use vigil_testkit::{RuntimeApi, api_response, dynamo_tables, fixture, lambda_env};
 
 /// The password the `login.json` fixture carries.
 const FIXTURE_ADMIN_PASSWORD: &str = "change-me-to-the-admin-password";
@@ -95,18 +95,11 @@ async fn update_user_event_disables_the_user() {
 /// Sends a fixture to the running binary; returns the API Gateway response.
 async fn invoke(runtime: &mut RuntimeApi, name: &str, token: &str) -> Value {
     let event: Value = serde_json::from_str(&fixture(&format!("auth/{name}"), token)).unwrap();
-    match runtime.invoke(event).await {
-        Outcome::Response(response) => response,
-        Outcome::Error(e) => panic!("{name}: the function reported an error: {e}"),
-    }
+    runtime.respond(event).await
 }
 
-fn status_and_body(response: &Value) -> (u64, Value) {
-    let body = response["body"].as_str().unwrap_or("null");
-    (
-        response["statusCode"].as_u64().unwrap(),
-        serde_json::from_str(body).unwrap(),
-    )
+fn status_and_body(response: &Value) -> (u16, Value) {
+    api_response(response)
 }
 
 #[tokio::test]
@@ -115,17 +108,10 @@ async fn the_lambda_binary_serves_every_fixture_against_dynamodb() {
     let Some(tables) = dynamo_tables().await else {
         return;
     };
+    let mut env = lambda_env(&tables);
+    env.push(("VIGIL_ADMIN_PASSWORD", FIXTURE_ADMIN_PASSWORD.into()));
     let mut runtime = RuntimeApi::start().await;
-    runtime.spawn_function(
-        env!("CARGO_BIN_EXE_auth"),
-        "auth",
-        &[
-            ("VIGIL_USERS_TABLE", &tables.users),
-            ("VIGIL_ALERTS_TABLE", &tables.alerts),
-            ("VIGIL_JWT_SECRET", "a-test-secret-of-at-least-32-bytes!"),
-            ("VIGIL_ADMIN_PASSWORD", FIXTURE_ADMIN_PASSWORD),
-        ],
-    );
+    runtime.spawn_function(env!("CARGO_BIN_EXE_auth"), "auth", &env);
 
     // When the fixtures arrive one after another
     let login = invoke(&mut runtime, "login.json", "").await;

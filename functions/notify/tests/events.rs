@@ -1,11 +1,13 @@
 //! The notify handler driven by the DynamoDB stream fixture (`events/notify/`):
 //! a new alert and a status change notify; a dedup pointer and a count-only change
-//! do not.
+//! do not. In process with a recording publisher, and as the real binary publishing
+//! to SNS in moto, read back from a subscribed SQS queue.
 
 use aws_lambda_events::event::dynamodb::Event;
+use serde_json::Value;
 use std::sync::Mutex;
 use vigil::notify::{Notification, PublishError, Publisher, handle_stream};
-use vigil_testkit::fixture;
+use vigil_testkit::{RuntimeApi, aws_available, fixture};
 
 #[derive(Default)]
 struct Recorder(Mutex<Vec<Notification>>);
@@ -30,4 +32,118 @@ async fn the_stream_fixture_notifies_creation_and_status_change_only() {
     let events: Vec<&str> = sent.iter().map(|n| n.event.as_str()).collect();
     assert_eq!(events, ["created", "status_changed"]);
     assert_eq!(sent[0].severity.as_str(), "high");
+}
+
+/// A fresh SNS topic with an SQS queue subscribed (raw delivery); returns the topic
+/// ARN and the queue URL.
+async fn topic_with_queue(aws: &aws_config::SdkConfig) -> (String, String) {
+    let run = ulid::Ulid::new().to_string().to_lowercase();
+    let sns = aws_sdk_sns::Client::new(aws);
+    let sqs = aws_sdk_sqs::Client::new(aws);
+    let topic = sns
+        .create_topic()
+        .name(format!("alerts-{run}"))
+        .send()
+        .await;
+    let topic_arn = topic.unwrap().topic_arn.unwrap();
+    let queue = sqs
+        .create_queue()
+        .queue_name(format!("q-{run}"))
+        .send()
+        .await;
+    let queue_url = queue.unwrap().queue_url.unwrap();
+    let arn_attribute = aws_sdk_sqs::types::QueueAttributeName::QueueArn;
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(arn_attribute.clone())
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(&attributes[&arn_attribute])
+        .attributes("RawMessageDelivery", "true")
+        .send()
+        .await
+        .unwrap();
+    (topic_arn, queue_url)
+}
+
+/// Runs the notify binary on the stream fixture with `topic_arn`; returns its answer.
+async fn run_binary_on_fixture(topic_arn: &str) -> Value {
+    let mut runtime = RuntimeApi::start().await;
+    runtime.spawn_function(
+        env!("CARGO_BIN_EXE_notify"),
+        "notify",
+        &[("VIGIL_TOPIC_ARN", topic_arn)],
+    );
+    let event = serde_json::from_str(&fixture("notify/stream.json", "")).unwrap();
+    runtime.respond(event).await
+}
+
+#[tokio::test]
+async fn the_lambda_binary_publishes_the_fixture_to_a_subscribed_queue() {
+    // Given a topic in moto with a queue subscribed
+    if !aws_available() {
+        return;
+    }
+    let aws = aws_config::load_from_env().await;
+    let (topic_arn, queue_url) = topic_with_queue(&aws).await;
+
+    // When the notify binary gets the stream fixture
+    let response = run_binary_on_fixture(&topic_arn).await;
+
+    // Then no record failed and the queue holds the creation and the status change
+    assert_eq!(
+        response["batchItemFailures"],
+        serde_json::json!([]),
+        "{response}"
+    );
+    let messages = aws_sdk_sqs::Client::new(&aws)
+        .receive_message()
+        .queue_url(&queue_url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    let mut events: Vec<String> = messages
+        .iter()
+        .map(|m| {
+            let body: Value = serde_json::from_str(m.body.as_deref().unwrap()).unwrap();
+            body["event"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    events.sort();
+    assert_eq!(events, ["created", "status_changed"]);
+}
+
+#[tokio::test]
+async fn the_lambda_binary_reports_unpublished_records_for_retry() {
+    // Given a topic that does not exist (SNS answers NotFound)
+    if !aws_available() {
+        return;
+    }
+    let missing = "arn:aws:sns:us-east-1:123456789012:vigil-no-such-topic";
+
+    // When the notify binary gets the stream fixture
+    let response = run_binary_on_fixture(missing).await;
+
+    // Then the first record that should have been published is reported failed, so
+    // Lambda retries from it and nothing is lost
+    let failures = response["batchItemFailures"]
+        .as_array()
+        .expect("{response}");
+    assert_eq!(failures.len(), 1, "{response}");
+    let stream: Value = serde_json::from_str(&fixture("notify/stream.json", "")).unwrap();
+    assert_eq!(
+        failures[0]["itemIdentifier"],
+        stream["Records"][0]["dynamodb"]["SequenceNumber"]
+    );
 }
