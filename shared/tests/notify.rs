@@ -10,7 +10,8 @@ use vigil::{
     config::TableNames,
     domain::{Alert, AlertId, AlertStatus, Category, Severity},
     notify::{
-        Notification, PublishError, Publisher, SnsPublisher, handle_stream, stream_record_from_sdk,
+        Notification, PublishError, Publisher, RecordingPublisher, SnsPublisher, handle_stream,
+        stream_record_from_sdk,
     },
     store::{
         AlertStore,
@@ -266,6 +267,47 @@ async fn a_failed_publish_leaves_the_record_to_be_retried() {
             .is_empty()
     );
     assert_eq!(received(&f).await.len(), 2);
+}
+
+#[tokio::test]
+async fn vigil_local_follows_the_dynamodb_stream_of_new_writes() {
+    if !moto() {
+        return;
+    }
+    // Given vigil-local's stream follower on a table (it starts from the newest
+    // records, so give its first poll a moment to take its place)
+    let f = fanout().await;
+    let recorder = std::sync::Arc::new(RecordingPublisher::default());
+    let follower = tokio::spawn(vigil::notify::local::follow_stream(
+        f.aws.clone(),
+        f.tables.alerts.clone(),
+        recorder.clone(),
+    ));
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+
+    // When an alert is created and then acknowledged through the store
+    let mut high = alert(Severity::High);
+    f.store.create(&high).await.unwrap();
+    high.status = AlertStatus::Acknowledged;
+    high.version = 2;
+    f.store.update(&high).await.unwrap();
+
+    // Then both changes reach the publisher, in order, within a few polls
+    let mut events = Vec::new();
+    for _ in 0..50 {
+        events = recorder
+            .published()
+            .iter()
+            .map(|n| n.event.as_str().to_owned())
+            .collect();
+        if events.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    follower.abort();
+    assert_eq!(events, ["created", "status_changed"]);
+    assert_eq!(recorder.published()[0].alert_id, high.id.to_string());
 }
 
 #[test]

@@ -9,5 +9,5 @@ mod publisher;
 mod stream;
 
 pub use notification::{Notification, NotifyEvent};
-pub use publisher::{LogPublisher, PublishError, Publisher, SnsPublisher};
+pub use publisher::{LogPublisher, PublishError, Publisher, RecordingPublisher, SnsPublisher};
 pub use stream::{handle_stream, stream_record_from_sdk};

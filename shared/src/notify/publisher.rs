@@ -69,3 +69,26 @@ impl Publisher for LogPublisher {
         Ok(())
     }
 }
+
+/// Keeps what it is asked to publish, in order: for tests, and for anyone embedding
+/// the notify logic who wants to inspect it rather than send it.
+#[derive(Debug, Default)]
+pub struct RecordingPublisher(std::sync::Mutex<Vec<Notification>>);
+
+impl RecordingPublisher {
+    /// Everything published so far.
+    pub fn published(&self) -> Vec<Notification> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+#[async_trait]
+impl Publisher for RecordingPublisher {
+    async fn publish(&self, n: &Notification) -> Result<(), PublishError> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(n.clone());
+        Ok(())
+    }
+}
