@@ -121,7 +121,7 @@ fn bench(c: &mut Criterion) {
         );
         detector.encoder().encode(&parsed, &mut encoded);
         group.bench_with_input(BenchmarkId::new("model_only", n), &encoded, |b, encoded| {
-            b.iter(|| black_box(detector.run(encoded.clone(), n).unwrap()))
+            b.iter(|| black_box(detector.run(encoded, n).unwrap()))
         });
     }
     group.finish();

@@ -1,5 +1,5 @@
-//! The detector: the bundled ONNX model, optimised by tract once at start-up for any
-//! batch size, behind `predict`.
+//! The detector: the bundled ONNX model, optimised by tract once at start-up (for
+//! chunks of a fixed size, and for any smaller rest), behind `predict`.
 
 use super::{
     features::FeatureEncoder,
@@ -21,8 +21,17 @@ pub enum DetectError {
     Inference(String),
 }
 
+/// Rows per run of the fixed-size plan. tract's plan for a concrete batch size runs
+/// this MLP about twice as fast per record as its plan for a symbolic one (measured:
+/// 690 k vs 320 k records/s at 10,240 rows), and 256 was the fastest of 64/256/1024.
+const CHUNK_ROWS: usize = 256;
+
 pub struct Detector {
-    plan: std::sync::Arc<TypedRunnableModel>,
+    /// For whole chunks of `CHUNK_ROWS` rows.
+    chunk_plan: Arc<TypedRunnableModel>,
+    /// For the rest (fewer than `CHUNK_ROWS` rows): a symbolic batch size, so a single
+    /// record costs a single row, not a padded chunk.
+    any_plan: Arc<TypedRunnableModel>,
     encoder: FeatureEncoder,
     schema: FeatureSchema,
 }
@@ -35,31 +44,10 @@ impl Detector {
     }
 
     pub fn load(onnx: &[u8], schema: FeatureSchema) -> Result<Self, DetectError> {
-        let load = |e: TractError| DetectError::Load(format!("{e:#}"));
         let encoder = FeatureEncoder::new(&schema).map_err(|e| DetectError::Load(e.to_string()))?;
-        let mut model = tract_onnx::onnx()
-            .model_for_read(&mut &onnx[..])
-            .map_err(load)?;
-        // One symbolic batch dimension: the same optimised plan serves 1 or 10,000 rows.
-        let batch = model.symbols.sym("N");
-        model
-            .set_input_fact(
-                0,
-                f32::fact([batch.to_dim(), encoder.width().to_dim()]).into(),
-            )
-            .map_err(load)?;
-        model
-            .select_outputs_by_name([
-                schema.outputs.class_probabilities.as_str(),
-                schema.outputs.novelty.as_str(),
-            ])
-            .map_err(load)?;
-        let plan = model
-            .into_optimized()
-            .and_then(|m| m.into_runnable())
-            .map_err(load)?;
         Ok(Self {
-            plan,
+            chunk_plan: plan(onnx, &schema, encoder.width(), Some(CHUNK_ROWS))?,
+            any_plan: plan(onnx, &schema, encoder.width(), None)?,
             encoder,
             schema,
         })
@@ -80,7 +68,7 @@ impl Detector {
         }
         let mut features = Vec::new();
         self.encoder.encode(records, &mut features);
-        let raw = self.run(features, records.len())?;
+        let raw = self.run(&features, records.len())?;
         Ok(raw
             .into_iter()
             .map(|(probabilities, novelty)| Prediction::new(probabilities, novelty, &self.schema))
@@ -91,39 +79,94 @@ impl Detector {
     /// probabilities and the novelty score.
     pub fn run(
         &self,
-        features: Vec<f32>,
+        features: &[f32],
         n: usize,
     ) -> Result<Vec<([f32; CLASS_COUNT], f32)>, DetectError> {
-        let infer = |e: TractError| DetectError::Inference(format!("{e:#}"));
-        let input = tract_ndarray::Array2::from_shape_vec((n, self.encoder.width()), features)
-            .map_err(|e| DetectError::Inference(e.to_string()))?;
-        let outputs = self
-            .plan
-            .run(tvec!(Tensor::from(input).into()))
-            .map_err(infer)?;
-        let probabilities = outputs[0].to_plain_array_view::<f32>().map_err(infer)?;
-        let novelty = outputs[1].to_plain_array_view::<f32>().map_err(infer)?;
-        let probabilities = probabilities
-            .as_slice()
-            .ok_or_else(|| DetectError::Inference("probabilities are not contiguous".into()))?;
-        let novelty = novelty
-            .as_slice()
-            .ok_or_else(|| DetectError::Inference("novelty is not contiguous".into()))?;
-        if probabilities.len() != n * CLASS_COUNT || novelty.len() != n {
+        let width = self.encoder.width();
+        if features.len() != n * width {
             return Err(DetectError::Inference(format!(
-                "unexpected output sizes {} and {} for {n} records",
-                probabilities.len(),
-                novelty.len()
+                "{} features for {n} records of width {width}",
+                features.len()
             )));
         }
-        Ok(probabilities
+        let mut rows = Vec::with_capacity(n);
+        for chunk in features.chunks(CHUNK_ROWS * width) {
+            let plan = if chunk.len() == CHUNK_ROWS * width {
+                &self.chunk_plan
+            } else {
+                &self.any_plan
+            };
+            run_plan(plan, chunk, width, &mut rows)?;
+        }
+        Ok(rows)
+    }
+}
+
+/// The optimised, runnable model for `[batch, width]` inputs (`None`: any batch).
+fn plan(
+    onnx: &[u8],
+    schema: &FeatureSchema,
+    width: usize,
+    batch: Option<usize>,
+) -> Result<Arc<TypedRunnableModel>, DetectError> {
+    let load = |e: TractError| DetectError::Load(format!("{e:#}"));
+    let mut model = tract_onnx::onnx()
+        .model_for_read(&mut &onnx[..])
+        .map_err(load)?;
+    let batch = match batch {
+        Some(rows) => rows.to_dim(),
+        None => model.symbols.sym("N").to_dim(),
+    };
+    model
+        .set_input_fact(0, f32::fact([batch, width.to_dim()]).into())
+        .map_err(load)?;
+    model
+        .select_outputs_by_name([
+            schema.outputs.class_probabilities.as_str(),
+            schema.outputs.novelty.as_str(),
+        ])
+        .map_err(load)?;
+    model
+        .into_optimized()
+        .and_then(|m| m.into_runnable())
+        .map_err(load)
+}
+
+/// Runs `features` (whole rows of `width`) through `plan`, appending a result per row.
+fn run_plan(
+    plan: &Arc<TypedRunnableModel>,
+    features: &[f32],
+    width: usize,
+    rows: &mut Vec<([f32; CLASS_COUNT], f32)>,
+) -> Result<(), DetectError> {
+    let infer = |e: TractError| DetectError::Inference(format!("{e:#}"));
+    let n = features.len() / width;
+    let input = Tensor::from_shape(&[n, width], features).map_err(infer)?;
+    let outputs = plan.run(tvec!(input.into())).map_err(infer)?;
+    let probabilities = outputs[0].to_plain_array_view::<f32>().map_err(infer)?;
+    let novelty = outputs[1].to_plain_array_view::<f32>().map_err(infer)?;
+    let probabilities = probabilities
+        .as_slice()
+        .ok_or_else(|| DetectError::Inference("probabilities are not contiguous".into()))?;
+    let novelty = novelty
+        .as_slice()
+        .ok_or_else(|| DetectError::Inference("novelty is not contiguous".into()))?;
+    if probabilities.len() != n * CLASS_COUNT || novelty.len() != n {
+        return Err(DetectError::Inference(format!(
+            "unexpected output sizes {} and {} for {n} records",
+            probabilities.len(),
+            novelty.len()
+        )));
+    }
+    rows.extend(
+        probabilities
             .chunks_exact(CLASS_COUNT)
             .zip(novelty)
             .map(|(p, nov)| {
                 let mut row = [0.0; CLASS_COUNT];
                 row.copy_from_slice(p);
                 (row, *nov)
-            })
-            .collect())
-    }
+            }),
+    );
+    Ok(())
 }
