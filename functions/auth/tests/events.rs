@@ -98,10 +98,6 @@ async fn invoke(runtime: &mut RuntimeApi, name: &str, token: &str) -> Value {
     runtime.respond(event).await
 }
 
-fn status_and_body(response: &Value) -> (u16, Value) {
-    api_response(response)
-}
-
 #[tokio::test]
 async fn the_lambda_binary_serves_every_fixture_against_dynamodb() {
     // Given tables in DynamoDB and the auth binary running as Lambda would run it
@@ -115,29 +111,29 @@ async fn the_lambda_binary_serves_every_fixture_against_dynamodb() {
 
     // When the fixtures arrive one after another
     let login = invoke(&mut runtime, "login.json", "").await;
-    let (status, body) = status_and_body(&login);
+    let (status, body) = api_response(&login);
     assert_eq!(status, 200, "{login}");
     let token = body["token"].as_str().unwrap().to_owned();
     assert_eq!(login["headers"]["content-type"], "application/json");
 
     // Then each one is answered as the API expects
     assert_eq!(
-        status_and_body(&invoke(&mut runtime, "register.json", &token).await).0,
+        api_response(&invoke(&mut runtime, "register.json", &token).await).0,
         201
     );
-    let (status, me) = status_and_body(&invoke(&mut runtime, "me.json", &token).await);
+    let (status, me) = api_response(&invoke(&mut runtime, "me.json", &token).await);
     assert_eq!((status, me["username"].as_str()), (200, Some("admin")));
-    let (status, users) = status_and_body(&invoke(&mut runtime, "list-users.json", &token).await);
+    let (status, users) = api_response(&invoke(&mut runtime, "list-users.json", &token).await);
     assert_eq!(
         (status, users["items"].as_array().map(Vec::len)),
         (200, Some(2))
     );
     assert_eq!(
-        status_and_body(&invoke(&mut runtime, "update-user.json", &token).await).0,
+        api_response(&invoke(&mut runtime, "update-user.json", &token).await).0,
         200
     );
     let anonymous = invoke(&mut runtime, "me.json", "").await;
-    assert_eq!(status_and_body(&anonymous).0, 401);
+    assert_eq!(api_response(&anonymous).0, 401);
     assert_eq!(
         anonymous["headers"]["content-type"],
         "application/problem+json"

@@ -44,10 +44,21 @@ impl Detector {
     }
 
     pub fn load(onnx: &[u8], schema: FeatureSchema) -> Result<Self, DetectError> {
+        let load = |e: TractError| DetectError::Load(format!("{e:#}"));
         let encoder = FeatureEncoder::new(&schema).map_err(|e| DetectError::Load(e.to_string()))?;
+        // Parsed once; each plan then fixes the input shape on its own copy.
+        let mut model = tract_onnx::onnx()
+            .model_for_read(&mut &onnx[..])
+            .map_err(load)?;
+        model
+            .select_outputs_by_name([
+                schema.outputs.class_probabilities.as_str(),
+                schema.outputs.novelty.as_str(),
+            ])
+            .map_err(load)?;
         Ok(Self {
-            chunk_plan: plan(onnx, &schema, encoder.width(), Some(CHUNK_ROWS))?,
-            any_plan: plan(onnx, &schema, encoder.width(), None)?,
+            chunk_plan: plan(model.clone(), encoder.width(), Some(CHUNK_ROWS))?,
+            any_plan: plan(model, encoder.width(), None)?,
             encoder,
             schema,
         })
@@ -102,29 +113,19 @@ impl Detector {
     }
 }
 
-/// The optimised, runnable model for `[batch, width]` inputs (`None`: any batch).
+/// The optimised, runnable `model` for `[batch, width]` inputs (`None`: any batch).
 fn plan(
-    onnx: &[u8],
-    schema: &FeatureSchema,
+    mut model: InferenceModel,
     width: usize,
     batch: Option<usize>,
 ) -> Result<Arc<TypedRunnableModel>, DetectError> {
     let load = |e: TractError| DetectError::Load(format!("{e:#}"));
-    let mut model = tract_onnx::onnx()
-        .model_for_read(&mut &onnx[..])
-        .map_err(load)?;
     let batch = match batch {
         Some(rows) => rows.to_dim(),
         None => model.symbols.sym("N").to_dim(),
     };
     model
         .set_input_fact(0, f32::fact([batch, width.to_dim()]).into())
-        .map_err(load)?;
-    model
-        .select_outputs_by_name([
-            schema.outputs.class_probabilities.as_str(),
-            schema.outputs.novelty.as_str(),
-        ])
         .map_err(load)?;
     model
         .into_optimized()
