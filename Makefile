@@ -12,7 +12,7 @@ endif
 
 include model/Makefile.inc
 
-.PHONY: help run run-only test test-only lint fmt venv model bench sam-build clean-venv
+.PHONY: help run run-only test test-only lint fmt venv deploy-venv lock model bench sam-build clean-venv
 
 help:
 	@echo "make run        run every route on http://127.0.0.1:3000 (embedded store)"
@@ -20,6 +20,7 @@ help:
 	@echo "make lint       cargo fmt --check and clippy -D warnings"
 	@echo "make model DATA=../shared/data/nsl-kdd/KDDTrain+.txt.gz   retrain the model"
 	@echo "make bench      criterion benchmarks (release)"
+	@echo "make lock       re-resolve the hashed Python locks from their .in files"
 	@echo "make sam-build  build every function for arm64 Lambda (slow)"
 
 # System packages first, then a fresh make, so a mold installed just now is used from
@@ -31,20 +32,16 @@ run:
 run-only:
 	cargo run --release -p vigil-local -- $(ARGS)
 
-# The Python tools (moto, cfn-lint, sam) live in a venv of their own; it is rebuilt
-# when tools/requirements.txt changes.
-$(VENV)/.installed: tools/requirements.txt
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt
-	touch $@
-
-venv: $(VENV)/.installed
+# The Python tools (moto, cfn-lint, sam, schemathesis) live in a venv of their own that
+# holds exactly the hashed lock tools/requirements.txt (tools/venv.sh says how).
+venv:
+	@PYTHON=$(PYTHON) tools/venv.sh $(VENV) tools/requirements.txt
 
 test:
 	@tools/bootstrap.sh
 	@$(MAKE) --no-print-directory test-only
 
-test-only: $(VENV)/.installed
+test-only: venv
 	tools/test.sh
 
 lint:
@@ -57,19 +54,25 @@ fmt:
 bench:
 	cargo bench -p vigil-shared --features detect --bench predict
 
-$(VENV)/.deploy-installed: $(VENV)/.installed tools/requirements-deploy.txt
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-deploy.txt
-	touch $@
+# cargo-lambda and zig in a venv of their own, so `make test` and `make sam-build` do
+# not rebuild each other's.
+deploy-venv:
+	@PYTHON=$(PYTHON) tools/venv.sh $(VENV)-deploy tools/requirements-deploy.txt
+
+# Re-resolve every Python lock (tools, deploy tools, model) from its .in file. On
+# purpose only: after editing an .in file or to move to newer versions; see README.
+lock: venv
+	tools/lock.sh
 
 # The Lambda packages: SAM runs `cargo lambda build --release --arm64` per function.
 # SAM cannot select the `lambda` cargo profile, so its settings are passed to the
 # release profile here (only the aarch64 target dir is affected).
-sam-build: $(VENV)/.deploy-installed
+sam-build: venv deploy-venv
 	rustup target add aarch64-unknown-linux-gnu
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" \
+	PATH="$(CURDIR)/$(VENV)-deploy/bin:$(CURDIR)/$(VENV)/bin:$$PATH" \
 	CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
 	CARGO_PROFILE_RELEASE_STRIP=true CARGO_PROFILE_RELEASE_PANIC=abort \
 	sam build
 
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(VENV)-deploy

@@ -56,5 +56,10 @@ generated=$(grep -Eo '[0-9]+ generated' target/schemathesis.log | tail -1)
 
 echo
 echo "tests: $passed passed, $failed failed"
-echo "schemathesis: ${generated:-no} requests, exit $st_status"
+case $st_status in
+  0) st_verdict=passed ;;
+  3) st_verdict="TOOL ERROR (schemathesis crashed in its own code)" ;;
+  *) st_verdict="FAILED (exit $st_status)" ;;
+esac
+echo "schemathesis: ${generated:-no} requests, $st_verdict"
 [ "$status" -eq 0 ] && [ "$st_status" -eq 0 ]
