@@ -5,6 +5,7 @@
 //! Only what a function uses is implemented: `invocation/next`, `.../response`,
 //! `.../error` and `init/error`.
 
+#[cfg(feature = "detect")]
 pub mod records;
 
 use axum::{
@@ -117,9 +118,11 @@ impl RuntimeApi {
         self.stdout.lock().unwrap().clone()
     }
 
-    /// Waits up to five seconds for a stdout line that `matches`, and returns it.
+    /// Waits for a stdout line that `matches`, and returns it. The 30 s are a deadline
+    /// for a broken run, generous for an overloaded CI machine; a good run returns as
+    /// soon as the line is read.
     pub async fn wait_for_stdout(&self, matches: impl Fn(&str) -> bool) -> Option<String> {
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(line) = self.stdout_lines().into_iter().find(|l| matches(l)) {
                 return Some(line);

@@ -1,6 +1,6 @@
 //! Floor 2: persistence. One trait per capability, two implementations each:
 //! [`embedded`] (in-process, for local runs and fast tests) and [`dynamodb`].
-//! The conformance suite in `shared/tests/stores.rs` runs against both.
+//! The conformance suite in `shared/tests/it/stores.rs` runs against both.
 
 pub mod counters;
 pub mod dynamodb;

@@ -1,8 +1,6 @@
 //! GET /reports through a spawned server: totals match what was created.
 
-mod common;
-
-use common::{TestApp, fields, problem};
+use crate::common::{TestApp, fields, problem};
 use serde_json::{Value, json};
 
 async fn create(app: &TestApp, token: &str, source: &str, category: &str, severity: &str) -> Value {

@@ -1,10 +1,8 @@
 //! The contract: `openapi.json` is what the code generates, and vigil-local serves it.
 //! After changing a route or a type, regenerate it with
-//! `VIGIL_UPDATE_OPENAPI=1 cargo test -p vigil-local --test openapi`.
+//! `VIGIL_UPDATE_OPENAPI=1 cargo test -p vigil-local openapi::`.
 
-mod common;
-
-use common::TestApp;
+use crate::common::TestApp;
 
 const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.json");
 
@@ -18,7 +16,7 @@ fn the_committed_openapi_json_is_what_the_code_generates() {
     assert!(
         committed == generated,
         "openapi.json differs from what the code generates; run \
-         `VIGIL_UPDATE_OPENAPI=1 cargo test -p vigil-local --test openapi` and commit it"
+         `VIGIL_UPDATE_OPENAPI=1 cargo test -p vigil-local openapi::` and commit it"
     );
 }
 

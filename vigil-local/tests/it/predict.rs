@@ -1,8 +1,6 @@
 //! POST /threat-detection/predict, end to end through a spawned server.
 
-mod common;
-
-use common::{TestApp, fields, problem};
+use crate::common::{TestApp, fields, problem};
 use serde_json::{Value, json};
 use vigil_testkit::records::{csv_line, syn_flood, web_browsing, with_context};
 

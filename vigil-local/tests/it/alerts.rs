@@ -1,8 +1,6 @@
 //! The alert workflow, end to end through a spawned server, as an analyst uses it.
 
-mod common;
-
-use common::{TestApp, fields, problem};
+use crate::common::{TestApp, fields, problem};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 

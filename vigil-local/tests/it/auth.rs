@@ -1,8 +1,6 @@
 //! The auth API, end to end through a spawned server.
 
-mod common;
-
-use common::{ADMIN_PASSWORD, TestApp, fields, problem};
+use crate::common::{ADMIN_PASSWORD, TestApp, fields, problem};
 use serde_json::{Value, json};
 
 #[tokio::test]

@@ -1,9 +1,7 @@
 //! CORS as a frontend sees it: vigil-local allows the configured origins (by default
 //! the usual dev-server origins), refuses others, and never allows credentials.
 
-mod common;
-
-use common::TestApp;
+use crate::common::TestApp;
 
 const ALLOWED: &str = "http://localhost:5173";
 const REFUSED: &str = "https://evil.example.com";

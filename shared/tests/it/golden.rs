@@ -21,7 +21,8 @@ struct Case {
 }
 
 fn golden() -> Golden {
-    serde_json::from_str(include_str!("../../model/golden_vectors.json")).expect("golden vectors")
+    serde_json::from_str(include_str!("../../../model/golden_vectors.json"))
+        .expect("golden vectors")
 }
 
 /// The cases whose records the API accepts. The pipeline also writes a few edge cases

@@ -1,6 +1,5 @@
 //! A Vigil server spawned on a free loopback port per test, and one helper per endpoint,
 //! so tests read like the API's use.
-#![allow(dead_code)] // each test file uses a different subset of the helpers
 
 use reqwest::{Client, Response};
 use serde_json::{Value, json};

@@ -1,0 +1,9 @@
+//! The common crate's integration tests: one test binary, a module per concept. The
+//! modules that need an optional capability compile only with its feature; `make test`
+//! builds the whole workspace, which turns both on.
+
+#[cfg(feature = "detect")]
+mod golden;
+#[cfg(feature = "notify")]
+mod notify;
+mod stores;
