@@ -74,10 +74,13 @@ pub fn start_notifications(
             tokio::spawn(local::forward_changes(rx, publisher));
         }
         (None, StoreConfig::DynamoDb(tables), Some(aws)) => {
+            // The follower logs when it is live; nothing here waits for that.
+            let (ready, _) = tokio::sync::oneshot::channel();
             tokio::spawn(local::follow_stream(
                 aws.clone(),
                 tables.alerts.clone(),
                 publisher,
+                ready,
             ));
         }
         _ => {}

@@ -7,7 +7,7 @@ use crate::{http::error_chain, store::StoredChange};
 use aws_lambda_events::event::dynamodb::Event;
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use std::{collections::HashMap, sync::Arc, time::Duration};
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::{mpsc::UnboundedReceiver, oneshot};
 
 /// Publishes every change the embedded store reports, until the store is dropped.
 pub async fn forward_changes(
@@ -33,16 +33,22 @@ pub async fn forward_changes(
 
 /// Polls the alerts table's stream (from its newest records on) and runs each batch
 /// through [`handle_stream`], re-reading a batch whose publish failed.
+///
+/// `ready` fires once the first poll has placed an iterator on every shard: every
+/// write from then on is seen. (It starts from the newest records, so a write before
+/// that moment may be missed; tests wait for `ready` rather than for a while.)
 pub async fn follow_stream(
     aws: aws_config::SdkConfig,
     table: String,
     publisher: Arc<dyn Publisher>,
+    ready: oneshot::Sender<()>,
 ) {
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let streams = aws_sdk_dynamodbstreams::Client::new(&aws);
     let mut iterators: HashMap<String, Option<String>> = HashMap::new();
+    let mut ready = Some(ready);
     loop {
-        if let Err(e) = poll_once(
+        match poll_once(
             &dynamodb,
             &streams,
             &table,
@@ -51,7 +57,14 @@ pub async fn follow_stream(
         )
         .await
         {
-            tracing::warn!(error = %e, "reading the alerts stream failed; retrying");
+            Ok(()) => {
+                if let Some(ready) = ready.take() {
+                    tracing::info!(%table, "following the alerts stream");
+                    // Nobody waiting is fine: vigil-local itself does not.
+                    let _ = ready.send(());
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "reading the alerts stream failed; retrying"),
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }

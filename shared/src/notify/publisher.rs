@@ -73,22 +73,48 @@ impl Publisher for LogPublisher {
 /// Keeps what it is asked to publish, in order: for tests, and for anyone embedding
 /// the notify logic who wants to inspect it rather than send it.
 #[derive(Debug, Default)]
-pub struct RecordingPublisher(std::sync::Mutex<Vec<Notification>>);
+pub struct RecordingPublisher {
+    published: std::sync::Mutex<Vec<Notification>>,
+    /// Woken on every publish, so a reader waits for notifications instead of polling.
+    published_one: tokio::sync::Notify,
+}
 
 impl RecordingPublisher {
     /// Everything published so far.
     pub fn published(&self) -> Vec<Notification> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.published
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Waits until at least `count` notifications were published, then returns them
+    /// all; after `limit`, returns what there is (the caller's assertion then says what
+    /// was missing). The limit is a deadline for a broken run, not a pause.
+    pub async fn wait_for(&self, count: usize, limit: std::time::Duration) -> Vec<Notification> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            // Registered before the check, so a publish between the two still wakes us.
+            let next = self.published_one.notified();
+            let now = self.published();
+            if now.len() >= count {
+                return now;
+            }
+            if tokio::time::timeout_at(deadline, next).await.is_err() {
+                return self.published();
+            }
+        }
     }
 }
 
 #[async_trait]
 impl Publisher for RecordingPublisher {
     async fn publish(&self, n: &Notification) -> Result<(), PublishError> {
-        self.0
+        self.published
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(n.clone());
+        self.published_one.notify_waiters();
         Ok(())
     }
 }

@@ -274,16 +274,21 @@ async fn vigil_local_follows_the_dynamodb_stream_of_new_writes() {
     if !moto() {
         return;
     }
-    // Given vigil-local's stream follower on a table (it starts from the newest
-    // records, so give its first poll a moment to take its place)
+    // Given vigil-local's stream follower on a table, live: it starts from the newest
+    // records, so the writes wait for its ready signal (however slow the machine)
     let f = fanout().await;
     let recorder = std::sync::Arc::new(RecordingPublisher::default());
+    let (ready, live) = tokio::sync::oneshot::channel();
     let follower = tokio::spawn(vigil::notify::local::follow_stream(
         f.aws.clone(),
         f.tables.alerts.clone(),
         recorder.clone(),
+        ready,
     ));
-    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    tokio::time::timeout(std::time::Duration::from_secs(60), live)
+        .await
+        .expect("the follower placed its iterators within a minute")
+        .expect("the follower is running");
 
     // When an alert is created and then acknowledged through the store
     let mut high = alert(Severity::High);
@@ -292,22 +297,14 @@ async fn vigil_local_follows_the_dynamodb_stream_of_new_writes() {
     high.version = 2;
     f.store.update(&high).await.unwrap();
 
-    // Then both changes reach the publisher, in order, within a few polls
-    let mut events = Vec::new();
-    for _ in 0..50 {
-        events = recorder
-            .published()
-            .iter()
-            .map(|n| n.event.as_str().to_owned())
-            .collect();
-        if events.len() >= 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    // Then both changes reach the publisher, in order
+    let published = recorder
+        .wait_for(2, std::time::Duration::from_secs(60))
+        .await;
     follower.abort();
+    let events: Vec<&str> = published.iter().map(|n| n.event.as_str()).collect();
     assert_eq!(events, ["created", "status_changed"]);
-    assert_eq!(recorder.published()[0].alert_id, high.id.to_string());
+    assert_eq!(published[0].alert_id, high.id.to_string());
 }
 
 #[test]
