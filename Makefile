@@ -15,7 +15,7 @@ include model/Makefile.inc
 .PHONY: help run run-only test test-only lint fmt venv deploy-venv lock model bench sam-build clean-venv
 
 help:
-	@echo "make run        run every route on http://127.0.0.1:3000 (embedded store)"
+	@echo "make run        run every route on http://127.0.0.1:3000 (embedded store; dev build)"
 	@echo "make test       every test: Rust (embedded + DynamoDB via moto), template lint"
 	@echo "make lint       cargo fmt --check and clippy -D warnings"
 	@echo "make model DATA=../shared/data/nsl-kdd/KDDTrain+.txt.gz   retrain the model"
@@ -29,8 +29,12 @@ run:
 	@tools/bootstrap.sh
 	@$(MAKE) --no-print-directory run-only
 
+# The dev profile, not --release: it shares every compiled crate with `make test`, and
+# a first run answers in minutes instead of after a 14-minute release build. Cargo.toml
+# optimises the crates inference spends its time in, so predict keeps most of the
+# release speed (figures in the README). `cargo run --release -p vigil-local` remains.
 run-only:
-	cargo run --release -p vigil-local -- $(ARGS)
+	cargo run -p vigil-local -- $(ARGS)
 
 # The Python tools (moto, cfn-lint, sam, schemathesis) live in a venv of their own that
 # holds exactly the hashed lock tools/requirements.txt (tools/venv.sh says how).
