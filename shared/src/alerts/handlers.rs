@@ -7,8 +7,8 @@ use super::{
 };
 use crate::{
     domain::{
-        Alert, AlertId, AlertIdText, AlertStatus, Category, HistoryEntry, IpAddress, Role,
-        Severity, Username, new_alert_id,
+        Alert, AlertId, AlertIdText, AlertStatus, Category, IpAddress, Role, Severity, Threat,
+        Username,
     },
     http::{ApiError, Caller, FieldError, JsonBody, Problem},
     metrics::{MetricSet, Unit},
@@ -133,23 +133,10 @@ pub async fn create(
     let sensor = new
         .sensor
         .or_else(|| (caller.role == Role::Sensor).then(|| caller.username.to_string()));
-    let dedup_key = Alert::dedup_key_for(
-        new.category,
-        sensor.as_deref(),
-        new.source.as_ref(),
-        new.destination.as_ref(),
-        new.service.as_deref(),
-    );
-    let candidate = Alert {
-        id: new_alert_id(),
-        created_at: now,
-        updated_at: now,
-        last_seen: new.observed_at.unwrap_or(now),
+    let threat = Threat {
         category: new.category,
         severity: new.severity,
         score: new.score,
-        status: AlertStatus::Open,
-        assignee: None,
         source: new.source,
         destination: new.destination,
         protocol: new.protocol,
@@ -157,18 +144,9 @@ pub async fn create(
         sensor,
         summary: new.summary,
         model: None,
-        dedup_key,
-        count: 1,
-        history: vec![HistoryEntry {
-            at: now,
-            by: caller.username.to_string(),
-            action: "created".into(),
-            from: None,
-            to: Some(AlertStatus::Open.as_str().into()),
-            note: None,
-        }],
-        version: 1,
+        seen_at: new.observed_at.unwrap_or(now),
     };
+    let candidate = Alert::open(threat, caller.username.as_str(), now);
     let detection = state
         .alerts
         .record_detection(&candidate, state.dedup_window)

@@ -4,10 +4,7 @@
 use super::{ConnectionRecord, Detector, Prediction};
 use crate::{
     detect::contract::{CsvRecordsSchema, PredictRequestSchema},
-    domain::{
-        Alert, AlertId, AlertIdText, AlertStatus, Endpoint, HistoryEntry, ModelRef, Role, Severity,
-        new_alert_id,
-    },
+    domain::{Alert, AlertId, AlertIdText, Endpoint, ModelRef, Role, Severity, Threat},
     http::{ApiError, Authenticator, Caller, FieldError, RawBody, error_chain, parse_object},
     store::{AlertStore, StoreError},
 };
@@ -452,61 +449,37 @@ async fn store_alerts(
             ip: ctx.dst_ip,
             port: ctx.dst_port,
         });
-        let dedup_key = Alert::dedup_key_for(
+        let threat = Threat {
             category,
-            sensor.as_deref(),
-            source.as_ref(),
-            destination.as_ref(),
-            Some(&record.service),
-        );
-        let seen = ctx.observed_at.unwrap_or(now);
-        match by_key.get(&dedup_key) {
+            severity,
+            score: Some(f64::from(prediction.score)),
+            source,
+            destination,
+            protocol: Some(record.protocol_type.clone()),
+            service: Some(record.service.clone()),
+            sensor,
+            summary: Some(format!(
+                "{category} traffic detected by {} {}",
+                schema.model.name, schema.model.version
+            )),
+            model: Some(ModelRef {
+                name: schema.model.name.clone(),
+                version: schema.model.version.clone(),
+            }),
+            seen_at: ctx.observed_at.unwrap_or(now),
+        };
+        // Repeats inside the batch are absorbed here, by the same rule the stores use
+        // for repeats across batches, so a group costs one write however many repeat.
+        let candidate = Alert::open(threat, caller.username.as_str(), now);
+        match by_key.get(&candidate.dedup_key) {
             Some(&g) => {
                 let (alert, members) = &mut groups[g];
-                alert.count += 1;
-                alert.last_seen = alert.last_seen.max(seen);
-                alert.severity = alert.severity.max(severity);
-                alert.score = alert.score.map(|s| s.max(f64::from(prediction.score)));
+                alert.absorb(&candidate, now);
                 members.push(index);
             }
             None => {
-                let alert = Alert {
-                    id: new_alert_id(),
-                    created_at: now,
-                    updated_at: now,
-                    last_seen: seen,
-                    category,
-                    severity,
-                    score: Some(f64::from(prediction.score)),
-                    status: AlertStatus::Open,
-                    assignee: None,
-                    source,
-                    destination,
-                    protocol: Some(record.protocol_type.clone()),
-                    service: Some(record.service.clone()),
-                    sensor,
-                    summary: Some(format!(
-                        "{category} traffic detected by {} {}",
-                        schema.model.name, schema.model.version
-                    )),
-                    model: Some(ModelRef {
-                        name: schema.model.name.clone(),
-                        version: schema.model.version.clone(),
-                    }),
-                    dedup_key: dedup_key.clone(),
-                    count: 1,
-                    history: vec![HistoryEntry {
-                        at: now,
-                        by: caller.username.to_string(),
-                        action: "created".into(),
-                        from: None,
-                        to: Some(AlertStatus::Open.as_str().into()),
-                        note: None,
-                    }],
-                    version: 1,
-                };
-                by_key.insert(dedup_key, groups.len());
-                groups.push((alert, vec![index]));
+                by_key.insert(candidate.dedup_key.clone(), groups.len());
+                groups.push((candidate, vec![index]));
             }
         }
     }

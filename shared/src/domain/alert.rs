@@ -72,7 +72,89 @@ pub struct Alert {
     pub version: u64,
 }
 
+/// What a sensor or the model saw: the facts an alert opens from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Threat {
+    pub category: Category,
+    pub severity: Severity,
+    pub score: Option<f64>,
+    pub source: Option<Endpoint>,
+    pub destination: Option<Endpoint>,
+    pub protocol: Option<String>,
+    pub service: Option<String>,
+    pub sensor: Option<String>,
+    pub summary: Option<String>,
+    pub model: Option<ModelRef>,
+    /// When the threat was observed (the sensor's time, else when it arrived).
+    pub seen_at: DateTime<Utc>,
+}
+
 impl Alert {
+    /// A new open alert for `threat`, raised by `by` at `now`: version 1, count 1, and
+    /// a `created` history entry. Both ways in (POST /alerts and predict) open alerts
+    /// here, and the stores decide whether it is new or absorbed by an open one.
+    pub fn open(threat: Threat, by: &str, now: DateTime<Utc>) -> Self {
+        let dedup_key = Self::dedup_key_for(
+            threat.category,
+            threat.sensor.as_deref(),
+            threat.source.as_ref(),
+            threat.destination.as_ref(),
+            threat.service.as_deref(),
+        );
+        Self {
+            id: new_alert_id(),
+            created_at: now,
+            updated_at: now,
+            last_seen: threat.seen_at,
+            category: threat.category,
+            severity: threat.severity,
+            score: threat.score,
+            status: AlertStatus::Open,
+            assignee: None,
+            source: threat.source,
+            destination: threat.destination,
+            protocol: threat.protocol,
+            service: threat.service,
+            sensor: threat.sensor,
+            summary: threat.summary,
+            model: threat.model,
+            dedup_key,
+            count: 1,
+            history: vec![HistoryEntry {
+                at: now,
+                by: by.to_owned(),
+                action: "created".into(),
+                from: None,
+                to: Some(AlertStatus::Open.as_str().into()),
+                note: None,
+            }],
+            version: 1,
+        }
+    }
+
+    /// Whether `repeat` (a newly opened alert) is the same threat seen again inside
+    /// the dedup window, so that this alert absorbs it instead of a new one opening.
+    /// A closed alert absorbs nothing: a threat after the verdict is news.
+    pub fn absorbs(&self, repeat: &Alert, window: std::time::Duration) -> bool {
+        let gap = (repeat.last_seen - self.last_seen).abs();
+        !self.status.is_closed()
+            && gap.to_std().is_ok_and(|gap| gap <= window)
+            && self.dedup_key == repeat.dedup_key
+    }
+
+    /// Takes in a repeat: counts add up; last seen, severity and score only rise.
+    /// Workflow state (status, assignee, history) stays as the analysts left it.
+    pub fn absorb(&mut self, repeat: &Alert, now: DateTime<Utc>) {
+        self.count += repeat.count;
+        self.last_seen = self.last_seen.max(repeat.last_seen);
+        self.severity = self.severity.max(repeat.severity);
+        self.score = match (self.score, repeat.score) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.updated_at = now;
+    }
+
     /// The aggregation key: category, sensor, source, destination and service.
     pub fn dedup_key_for(
         category: Category,
@@ -186,4 +268,80 @@ pub fn new_alert_id() -> AlertId {
         .ok()
         .and_then(|mut g| g.generate().ok())
         .unwrap_or_else(|| ulid::Ulid::from_datetime(std::time::SystemTime::now()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn threat(severity: Severity, score: f64, seen_at: DateTime<Utc>) -> Threat {
+        Threat {
+            category: Category::Dos,
+            severity,
+            score: Some(score),
+            source: Some(Endpoint {
+                ip: Some("198.51.100.7".parse().unwrap()),
+                port: Some(40_000),
+            }),
+            destination: Some(Endpoint {
+                ip: Some("10.0.0.9".parse().unwrap()),
+                port: Some(80),
+            }),
+            protocol: Some("tcp".into()),
+            service: Some("http".into()),
+            sensor: Some("edge-1".into()),
+            summary: None,
+            model: None,
+            seen_at,
+        }
+    }
+
+    #[test]
+    fn an_alert_opens_once_with_its_key_and_a_created_entry() {
+        let t = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+        let alert = Alert::open(threat(Severity::High, 0.9, t), "edge-1", t);
+        assert_eq!((alert.count, alert.version), (1, 1));
+        assert_eq!(alert.status, AlertStatus::Open);
+        assert_eq!(alert.dedup_key, "dos|edge-1|198.51.100.7|10.0.0.9|80|http");
+        assert_eq!(alert.history.len(), 1);
+        assert_eq!(alert.history[0].action, "created");
+    }
+
+    #[test]
+    fn a_repeat_inside_the_window_is_absorbed_and_only_raises() {
+        let t = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+        let later = t + chrono::Duration::minutes(5);
+        let mut alert = Alert::open(threat(Severity::High, 0.9, t), "edge-1", t);
+        alert
+            .move_to(AlertStatus::Acknowledged, "ana", None, t)
+            .unwrap();
+        let repeat = Alert::open(threat(Severity::Medium, 0.95, later), "edge-1", later);
+        let window = std::time::Duration::from_secs(15 * 60);
+
+        assert!(alert.absorbs(&repeat, window));
+        assert!(!alert.absorbs(&repeat, std::time::Duration::from_secs(60)));
+        alert.absorb(&repeat, later);
+
+        assert_eq!(alert.count, 2);
+        assert_eq!(alert.last_seen, later);
+        assert_eq!(alert.severity, Severity::High, "severity never drops");
+        assert_eq!(alert.score, Some(0.95));
+        assert_eq!(
+            alert.status,
+            AlertStatus::Acknowledged,
+            "workflow untouched"
+        );
+    }
+
+    #[test]
+    fn a_closed_alert_absorbs_nothing() {
+        let t = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+        let mut alert = Alert::open(threat(Severity::High, 0.9, t), "edge-1", t);
+        alert
+            .move_to(AlertStatus::Resolved, "ana", None, t)
+            .unwrap();
+        let repeat = Alert::open(threat(Severity::High, 0.9, t), "edge-1", t);
+        assert!(!alert.absorbs(&repeat, std::time::Duration::from_secs(900)));
+    }
 }

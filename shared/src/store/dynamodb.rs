@@ -22,8 +22,7 @@
 //! by month if that ever changes.
 
 use super::{
-    AlertPage, AlertQuery, AlertStore, Detection, FailedLogins, StoreError, UserStore, aggregate,
-    aggregates_into, counters,
+    AlertPage, AlertQuery, AlertStore, Detection, FailedLogins, StoreError, UserStore, counters,
 };
 use crate::{
     config::TableNames,
@@ -681,8 +680,9 @@ impl AlertStore for DynamoAlertStore {
                 Some(id) => self.get(id).await?,
                 None => None,
             };
-            if let Some(existing) = existing.filter(|e| aggregates_into(e, candidate, window)) {
-                let merged = aggregate(&existing, candidate, Utc::now());
+            if let Some(existing) = existing.filter(|e| e.absorbs(candidate, window)) {
+                let mut merged = existing.clone();
+                merged.absorb(candidate, Utc::now());
                 let update = Update::builder()
                     .table_name(&self.table)
                     .key("pk", Self::key(existing.id))

@@ -3,8 +3,7 @@
 
 use super::counters::{Counters, bucket_of, delta};
 use super::{
-    AlertPage, AlertQuery, AlertStore, Detection, FailedLogins, StoreError, StoredChange,
-    UserStore, aggregate, aggregates_into,
+    AlertPage, AlertQuery, AlertStore, Detection, FailedLogins, StoreError, StoredChange, UserStore,
 };
 use crate::domain::{Alert, AlertId, User, Username};
 use async_trait::async_trait;
@@ -211,12 +210,12 @@ impl AlertStore for EmbeddedAlertStore {
             .dedup
             .get(&candidate.dedup_key)
             .and_then(|id| state.alerts.get(id))
-            .filter(|existing| aggregates_into(existing, candidate, window))
+            .filter(|existing| existing.absorbs(candidate, window))
             .map(|existing| existing.id);
         if let Some(id) = existing {
             let stored = state.alerts.get_mut(&id).expect("looked up above");
             let old = stored.clone();
-            *stored = aggregate(stored, candidate, Utc::now());
+            stored.absorb(candidate, Utc::now());
             let new = stored.clone();
             state.count(Some(&old), &new);
             self.emit(Some(old), &new);

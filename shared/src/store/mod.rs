@@ -122,28 +122,6 @@ pub struct StoredChange {
     pub new: Alert,
 }
 
-/// Whether a repeat seen at `candidate` should aggregate into `existing`.
-pub fn aggregates_into(existing: &Alert, candidate: &Alert, window: Duration) -> bool {
-    let gap = (candidate.last_seen - existing.last_seen).abs();
-    !existing.status.is_closed()
-        && gap.to_std().is_ok_and(|gap| gap <= window)
-        && existing.dedup_key == candidate.dedup_key
-}
-
-/// The aggregated alert: counts add up, last seen and severity only rise.
-pub fn aggregate(existing: &Alert, candidate: &Alert, now: DateTime<Utc>) -> Alert {
-    let mut merged = existing.clone();
-    merged.count += candidate.count;
-    merged.last_seen = existing.last_seen.max(candidate.last_seen);
-    merged.severity = existing.severity.max(candidate.severity);
-    merged.score = match (existing.score, candidate.score) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    };
-    merged.updated_at = now;
-    merged
-}
-
 /// The stores a function uses, built once at start-up from config.
 #[derive(Clone)]
 pub struct Stores {
