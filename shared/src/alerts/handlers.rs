@@ -7,8 +7,7 @@ use super::{
 };
 use crate::{
     domain::{
-        Alert, AlertId, AlertIdText, AlertStatus, Category, IpAddress, Role, Severity, Threat,
-        Username,
+        Alert, AlertId, AlertIdText, AlertStatus, Category, IpAddress, Role, Severity, Username,
     },
     http::{ApiError, Caller, FieldError, JsonBody, Problem},
     metrics::{MetricSet, Unit},
@@ -128,24 +127,12 @@ pub async fn create(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Sensor, Role::Analyst, Role::Admin])?;
-    let new = new_alert(&body)?;
     let now = Utc::now();
-    let sensor = new
-        .sensor
-        .or_else(|| (caller.role == Role::Sensor).then(|| caller.username.to_string()));
-    let threat = Threat {
-        category: new.category,
-        severity: new.severity,
-        score: new.score,
-        source: new.source,
-        destination: new.destination,
-        protocol: new.protocol,
-        service: new.service,
-        sensor,
-        summary: new.summary,
-        model: None,
-        seen_at: new.observed_at.unwrap_or(now),
-    };
+    let mut threat = new_alert(&body, now)?;
+    // A sensor that names no sensor reports as itself.
+    if threat.sensor.is_none() && caller.role == Role::Sensor {
+        threat.sensor = Some(caller.username.to_string());
+    }
     let candidate = Alert::open(threat, caller.username.as_str(), now);
     let detection = state
         .alerts

@@ -3,7 +3,8 @@
 use super::{Cursor, DEFAULT_LIMIT, MAX_BULK, MAX_LIMIT};
 use crate::{
     domain::{
-        AlertId, AlertIdText, AlertStatus, Category, Endpoint, IpAddress, Severity, Username,
+        AlertId, AlertIdText, AlertStatus, Category, Endpoint, IpAddress, Severity, Threat,
+        Username,
     },
     http::{ApiError, FieldError, Fields, Validation, parse},
     store::AlertQuery,
@@ -160,20 +161,6 @@ pub(crate) struct BulkRequest {
     note: Option<String>,
 }
 
-/// The body of `POST /alerts`.
-pub struct NewAlert {
-    pub category: Category,
-    pub severity: Severity,
-    pub score: Option<f64>,
-    pub source: Option<Endpoint>,
-    pub destination: Option<Endpoint>,
-    pub protocol: Option<String>,
-    pub service: Option<String>,
-    pub sensor: Option<String>,
-    pub summary: Option<String>,
-    pub observed_at: Option<DateTime<Utc>>,
-}
-
 fn short_text(max: usize) -> impl Fn(&Value) -> Result<String, String> {
     move |x| {
         let s = parse::string(x)?;
@@ -201,7 +188,9 @@ fn endpoint(fields: &Fields, v: &mut Validation, name: &str) -> Option<Endpoint>
     (ip.is_some() || port.is_some()).then_some(Endpoint { ip, port })
 }
 
-pub fn new_alert(body: &Map<String, Value>) -> Result<NewAlert, ApiError> {
+/// The body of `POST /alerts`, as the threat it reports; `now` stands in for a missing
+/// `observed_at`.
+pub fn new_alert(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<Threat, ApiError> {
     let f = Fields::new(body);
     let mut v = Validation::new();
     let category = f.required(&mut v, "category", parse::from_str::<Category>);
@@ -234,7 +223,7 @@ pub fn new_alert(body: &Map<String, Value>) -> Result<NewAlert, ApiError> {
         ],
     );
     v.finish()?;
-    Ok(NewAlert {
+    Ok(Threat {
         category: category.expect("checked"),
         severity: severity.expect("checked"),
         score,
@@ -244,7 +233,8 @@ pub fn new_alert(body: &Map<String, Value>) -> Result<NewAlert, ApiError> {
         service,
         sensor,
         summary,
-        observed_at,
+        model: None,
+        seen_at: observed_at.unwrap_or(now),
     })
 }
 
