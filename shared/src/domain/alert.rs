@@ -13,15 +13,30 @@ pub struct ModelRef {
     pub version: String,
 }
 
+/// What a history entry records: `created` (`to`: the first status), `status` (`from`
+/// and `to`: statuses), `assignment` (`from` and `to`: usernames, absent for nobody),
+/// `note` (`note`).
+// Stored as the same words the API sends, which every entry ever written used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryAction {
+    /// The alert opened (`to`: its first status).
+    Created,
+    /// A workflow move (`from` and `to`: statuses).
+    Status,
+    /// Assigned or unassigned (`from` and `to`: usernames, absent for nobody).
+    Assignment,
+    /// A note was added (`note`).
+    Note,
+}
+
 /// One change in an alert's life: who changed what, when, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HistoryEntry {
     pub at: DateTime<Utc>,
     /// The username (or sensor) that made the change.
     pub by: String,
-    /// `created`, `status`, `assigned`, `unassigned`, `note`, ...
-    #[schema(example = "status")]
-    pub action: String,
+    pub action: HistoryAction,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -123,7 +138,7 @@ impl Alert {
             history: vec![HistoryEntry {
                 at: now,
                 by: by.to_owned(),
-                action: "created".into(),
+                action: HistoryAction::Created,
                 from: None,
                 to: Some(AlertStatus::Open.as_str().into()),
                 note: None,
@@ -220,7 +235,7 @@ impl Alert {
         self.history.push(HistoryEntry {
             at,
             by: by.to_owned(),
-            action: "status".into(),
+            action: HistoryAction::Status,
             from: Some(self.status.as_str().into()),
             to: Some(to.as_str().into()),
             note,
@@ -237,7 +252,7 @@ impl Alert {
         self.history.push(HistoryEntry {
             at,
             by: by.to_owned(),
-            action: "assignment".into(),
+            action: HistoryAction::Assignment,
             from: self.assignee.as_ref().map(|u| u.to_string()),
             to: to.as_ref().map(|u| u.to_string()),
             note: None,
@@ -249,7 +264,7 @@ impl Alert {
         self.history.push(HistoryEntry {
             at,
             by: by.to_owned(),
-            action: "note".into(),
+            action: HistoryAction::Note,
             from: None,
             to: None,
             note: Some(note),
@@ -305,7 +320,7 @@ mod tests {
         assert_eq!(alert.status, AlertStatus::Open);
         assert_eq!(alert.dedup_key, "dos|edge-1|198.51.100.7|10.0.0.9|80|http");
         assert_eq!(alert.history.len(), 1);
-        assert_eq!(alert.history[0].action, "created");
+        assert_eq!(alert.history[0].action, HistoryAction::Created);
     }
 
     #[test]

@@ -11,7 +11,9 @@ mod severity;
 mod user;
 mod username;
 
-pub use alert::{Alert, AlertId, HistoryEntry, InvalidTransition, ModelRef, Threat, new_alert_id};
+pub use alert::{
+    Alert, AlertId, HistoryAction, HistoryEntry, InvalidTransition, ModelRef, Threat, new_alert_id,
+};
 pub use alert_status::AlertStatus;
 pub use category::Category;
 pub use contract::{AlertIdText, IpAddress};

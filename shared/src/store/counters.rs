@@ -8,7 +8,7 @@
 //! itself (a DynamoDB transaction; one lock in the embedded store), so the counters
 //! always equal a recount of the alerts.
 
-use crate::domain::{Alert, AlertStatus, Category, Severity};
+use crate::domain::{Alert, AlertStatus, Category, HistoryAction, Severity};
 use chrono::{DateTime, Timelike, Utc};
 use std::collections::BTreeMap;
 
@@ -42,7 +42,7 @@ fn first_time_to(alert: &Alert, statuses: &[AlertStatus]) -> Option<i64> {
         .history
         .iter()
         .find(|h| {
-            h.action == "status"
+            h.action == HistoryAction::Status
                 && h.to
                     .as_deref()
                     .and_then(|s| s.parse::<AlertStatus>().ok())
