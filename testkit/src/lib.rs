@@ -5,6 +5,8 @@
 //! Only what a function uses is implemented: `invocation/next`, `.../response`,
 //! `.../error` and `init/error`.
 
+#[cfg(feature = "notify")]
+pub mod fanout;
 #[cfg(feature = "detect")]
 pub mod records;
 

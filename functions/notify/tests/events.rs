@@ -6,7 +6,11 @@
 use aws_lambda_events::event::dynamodb::Event;
 use serde_json::Value;
 use vigil::notify::{RecordingPublisher, handle_stream};
-use vigil_testkit::{RuntimeApi, aws_available, fixture};
+use vigil_testkit::{
+    RuntimeApi, aws_available,
+    fanout::{Subscription, received, topic_with_queue},
+    fixture,
+};
 
 #[tokio::test]
 async fn the_stream_fixture_notifies_creation_and_status_change_only() {
@@ -20,45 +24,6 @@ async fn the_stream_fixture_notifies_creation_and_status_change_only() {
     let events: Vec<&str> = sent.iter().map(|n| n.event.as_str()).collect();
     assert_eq!(events, ["created", "status_changed"]);
     assert_eq!(sent[0].severity.as_str(), "high");
-}
-
-/// A fresh SNS topic with an SQS queue subscribed (raw delivery); returns the topic
-/// ARN and the queue URL.
-async fn topic_with_queue(aws: &aws_config::SdkConfig) -> (String, String) {
-    let run = ulid::Ulid::new().to_string().to_lowercase();
-    let sns = aws_sdk_sns::Client::new(aws);
-    let sqs = aws_sdk_sqs::Client::new(aws);
-    let topic = sns
-        .create_topic()
-        .name(format!("alerts-{run}"))
-        .send()
-        .await;
-    let topic_arn = topic.unwrap().topic_arn.unwrap();
-    let queue = sqs
-        .create_queue()
-        .queue_name(format!("q-{run}"))
-        .send()
-        .await;
-    let queue_url = queue.unwrap().queue_url.unwrap();
-    let arn_attribute = aws_sdk_sqs::types::QueueAttributeName::QueueArn;
-    let attributes = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(arn_attribute.clone())
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap();
-    sns.subscribe()
-        .topic_arn(&topic_arn)
-        .protocol("sqs")
-        .endpoint(&attributes[&arn_attribute])
-        .attributes("RawMessageDelivery", "true")
-        .send()
-        .await
-        .unwrap();
-    (topic_arn, queue_url)
 }
 
 /// Runs the notify binary on the stream fixture with `topic_arn`; returns its answer.
@@ -80,7 +45,10 @@ async fn the_lambda_binary_publishes_the_fixture_to_a_subscribed_queue() {
         return;
     }
     let aws = aws_config::load_from_env().await;
-    let (topic_arn, queue_url) = topic_with_queue(&aws).await;
+    let Subscription {
+        topic_arn,
+        queue_url,
+    } = topic_with_queue(&aws, None).await;
 
     // When the notify binary gets the stream fixture
     let response = run_binary_on_fixture(&topic_arn).await;
@@ -91,22 +59,10 @@ async fn the_lambda_binary_publishes_the_fixture_to_a_subscribed_queue() {
         serde_json::json!([]),
         "{response}"
     );
-    let messages = aws_sdk_sqs::Client::new(&aws)
-        .receive_message()
-        .queue_url(&queue_url)
-        .max_number_of_messages(10)
-        .wait_time_seconds(1)
-        .send()
+    let mut events: Vec<String> = received(&aws, &queue_url)
         .await
-        .unwrap()
-        .messages
-        .unwrap_or_default();
-    let mut events: Vec<String> = messages
         .iter()
-        .map(|m| {
-            let body: Value = serde_json::from_str(m.body.as_deref().unwrap()).unwrap();
-            body["event"].as_str().unwrap().to_owned()
-        })
+        .map(|body| body["event"].as_str().unwrap().to_owned())
         .collect();
     events.sort();
     assert_eq!(events, ["created", "status_changed"]);

@@ -13,23 +13,12 @@ use vigil::{
         Notification, PublishError, Publisher, RecordingPublisher, SnsPublisher, handle_stream,
         stream_record_from_sdk,
     },
-    store::{
-        AlertStore,
-        dynamodb::{DynamoAlertStore, create_tables},
-    },
+    store::{AlertStore, dynamodb::DynamoAlertStore},
 };
-
-fn moto() -> bool {
-    if std::env::var("VIGIL_TEST_AWS").is_ok() {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").is_err(),
-        "CI must run this against moto: `make test`"
-    );
-    eprintln!("skipped: no moto endpoint (run `make test`)");
-    false
-}
+use vigil_testkit::{
+    aws_available, dynamo_tables,
+    fanout::{Subscription, topic_with_queue},
+};
 
 fn alert(severity: Severity) -> Alert {
     let now = Utc::now();
@@ -116,54 +105,15 @@ struct Fanout {
     queue_url: String,
 }
 
-/// A fresh table, topic, and a queue subscribed to high and critical alerts only.
+/// Fresh tables, and a topic with a queue subscribed to high and critical alerts only.
 async fn fanout() -> Fanout {
     let aws = aws_config::load_from_env().await;
-    let run = ulid::Ulid::new().to_string().to_lowercase();
-    let tables = TableNames {
-        users: format!("users-{run}"),
-        alerts: format!("alerts-{run}"),
-    };
-    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
-    create_tables(&dynamodb, &tables).await.unwrap();
-    let sns = aws_sdk_sns::Client::new(&aws);
-    let sqs = aws_sdk_sqs::Client::new(&aws);
-    let topic_arn = sns
-        .create_topic()
-        .name(format!("alerts-{run}"))
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(format!("oncall-{run}"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
-    sns.subscribe()
-        .topic_arn(&topic_arn)
-        .protocol("sqs")
-        .endpoint(queue_arn)
-        .attributes("RawMessageDelivery", "true")
-        .attributes("FilterPolicy", r#"{"severity": ["high", "critical"]}"#)
-        .send()
-        .await
-        .unwrap();
-    let store = DynamoAlertStore::new(dynamodb, tables.alerts.clone());
+    let tables = dynamo_tables().await.expect("moto is running");
+    let Subscription {
+        topic_arn,
+        queue_url,
+    } = topic_with_queue(&aws, Some(r#"{"severity": ["high", "critical"]}"#)).await;
+    let store = DynamoAlertStore::new(aws_sdk_dynamodb::Client::new(&aws), tables.alerts.clone());
     Fanout {
         aws,
         tables,
@@ -174,25 +124,12 @@ async fn fanout() -> Fanout {
 }
 
 async fn received(f: &Fanout) -> Vec<Value> {
-    let sqs = aws_sdk_sqs::Client::new(&f.aws);
-    let out = sqs
-        .receive_message()
-        .queue_url(&f.queue_url)
-        .max_number_of_messages(10)
-        .wait_time_seconds(1)
-        .send()
-        .await
-        .unwrap();
-    out.messages
-        .unwrap_or_default()
-        .into_iter()
-        .map(|m| serde_json::from_str(&m.body.unwrap()).unwrap())
-        .collect()
+    vigil_testkit::fanout::received(&f.aws, &f.queue_url).await
 }
 
 #[tokio::test]
 async fn alert_changes_fan_out_to_a_filtered_subscriber() {
-    if !moto() {
+    if !aws_available() {
         return;
     }
     // Given a stored high alert, a low one, and a status change of the high one
@@ -241,7 +178,7 @@ impl Publisher for Down {
 
 #[tokio::test]
 async fn a_failed_publish_leaves_the_record_to_be_retried() {
-    if !moto() {
+    if !aws_available() {
         return;
     }
     let f = fanout().await;
@@ -271,7 +208,7 @@ async fn a_failed_publish_leaves_the_record_to_be_retried() {
 
 #[tokio::test]
 async fn vigil_local_follows_the_dynamodb_stream_of_new_writes() {
-    if !moto() {
+    if !aws_available() {
         return;
     }
     // Given vigil-local's stream follower on a table, live: it starts from the newest

@@ -5,7 +5,6 @@
 use chrono::{DateTime, Duration as TimeDelta, TimeZone, Utc};
 use std::{net::IpAddr, sync::Arc, time::Duration};
 use vigil::{
-    config::TableNames,
     domain::{Alert, AlertId, AlertStatus, Category, Endpoint, Role, Severity, User, Username},
     store::{
         AlertQuery, Detection, StoreError, Stores,
@@ -21,24 +20,8 @@ fn embedded() -> Stores {
 /// suite runs without moto. `make test` always provides it; in CI a missing endpoint
 /// is a failure, not a skip.
 async fn dynamodb() -> Option<Stores> {
-    if std::env::var("VIGIL_TEST_AWS").is_err() {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must run the DynamoDB suite: run `make test`"
-        );
-        eprintln!("skipped: no moto endpoint (run `make test`)");
-        return None;
-    }
-    let aws = aws_config::load_from_env().await;
-    let client = aws_sdk_dynamodb::Client::new(&aws);
-    let run = ulid::Ulid::new().to_string().to_lowercase();
-    let tables = TableNames {
-        users: format!("users-{run}"),
-        alerts: format!("alerts-{run}"),
-    };
-    create_tables(&client, &tables)
-        .await
-        .expect("create tables");
+    let tables = vigil_testkit::dynamo_tables().await?;
+    let client = aws_sdk_dynamodb::Client::new(&aws_config::load_from_env().await);
     // Idempotent: a second call finds the tables and leaves them alone.
     create_tables(&client, &tables)
         .await
