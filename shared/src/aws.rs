@@ -16,6 +16,10 @@ pub enum StartupError {
     },
     #[error("secret {arn}: {message}")]
     BadSecret { arn: String, message: String },
+    /// A secret lives in Secrets Manager but no AWS configuration was built: a wiring
+    /// mistake, refused at start rather than papered over.
+    #[error("secret {arn} is in Secrets Manager, but no AWS configuration was loaded")]
+    NoAws { arn: String },
 }
 
 /// The shared SDK configuration (region, credentials, `AWS_ENDPOINT_URL`), when any
@@ -65,7 +69,12 @@ pub async fn jwt_secret(
                 message,
             })
         }
-        _ => Ok(JwtSecret::random()),
+        (JwtSecretSource::SecretsManager(arn), None) => {
+            Err(StartupError::NoAws { arn: arn.clone() })
+        }
+        // Said out loud by the config: tokens die with this process (local runs only;
+        // in Lambda the config requires VIGIL_JWT_SECRET_ARN).
+        (JwtSecretSource::RandomPerStart, _) => Ok(JwtSecret::random()),
     }
 }
 
@@ -85,6 +94,32 @@ pub async fn bootstrap_password(
                     message: e.to_string(),
                 })
         }
-        _ => Ok(None),
+        (Some(BootstrapAdmin::SecretsManager(arn)), None) => {
+            Err(StartupError::NoAws { arn: arn.clone() })
+        }
+        (None, _) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_secret_in_secrets_manager_without_aws_is_an_error_not_a_random_key() {
+        let arn = "arn:aws:secretsmanager:us-east-1:1:secret:jwt".to_owned();
+        let err = jwt_secret(&JwtSecretSource::SecretsManager(arn.clone()), None)
+            .await
+            .expect_err("refused");
+        assert!(matches!(err, StartupError::NoAws { arn: a } if a == arn));
+        let err = bootstrap_password(Some(&BootstrapAdmin::SecretsManager(arn)), None)
+            .await
+            .expect_err("refused");
+        assert!(matches!(err, StartupError::NoAws { .. }));
+        assert!(
+            jwt_secret(&JwtSecretSource::RandomPerStart, None)
+                .await
+                .is_ok()
+        );
     }
 }
