@@ -56,18 +56,20 @@ pub fn stores(
 }
 
 /// Delivers alert changes to the notify handler, as the stream does in AWS: to SNS
-/// when a topic is configured, else to the log.
-pub fn start_notifications(
+/// when a topic is configured, else to the log. A topic is honoured with either store:
+/// the embedded store needs no AWS, so the SNS client's settings are loaded here then.
+pub async fn start_notifications(
     services: &Services,
     changes: Option<mpsc::UnboundedReceiver<StoredChange>>,
     topic_arn: Option<String>,
 ) {
-    let publisher: Arc<dyn Publisher> = match (&topic_arn, &services.aws) {
-        (Some(arn), Some(aws)) => Arc::new(SnsPublisher::new(
-            aws_sdk_sns::Client::new(aws),
-            arn.clone(),
-        )),
-        _ => Arc::new(LogPublisher),
+    let publisher: Arc<dyn Publisher> = match (topic_arn, &services.aws) {
+        (Some(arn), Some(aws)) => Arc::new(SnsPublisher::new(aws_sdk_sns::Client::new(aws), arn)),
+        (Some(arn), None) => {
+            let aws = aws_config::load_from_env().await;
+            Arc::new(SnsPublisher::new(aws_sdk_sns::Client::new(&aws), arn))
+        }
+        (None, _) => Arc::new(LogPublisher),
     };
     match (changes, &services.config.store, &services.aws) {
         (Some(rx), _, _) => {

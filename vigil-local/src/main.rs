@@ -73,7 +73,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     {
         topic_arn.get_or_insert(created);
     }
-    vigil_local::start_notifications(&services, changes, topic_arn);
+    vigil_local::start_notifications(&services, changes, topic_arn).await;
 
     // The first admin: the configured password, or one generated and shown once.
     let (password, generated) = match services.configured_admin_password().await? {
