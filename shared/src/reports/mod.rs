@@ -204,7 +204,7 @@ fn parse_query(raw: Option<&str>, headers: &HeaderMap) -> Result<ReportQuery, Ap
     responses(
         (status = 200, description = "The report", content(
             (Report = "application/json"),
-            (String = "text/csv", example = "section,key,alerts,occurrences\ntotal,,3,7\n"),
+            (String = "text/csv", example = report::csv_example),
         )),
         (status = 400, description = "A parameter is not valid (see `errors`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The frame is empty or longer than 92 days, or `period` is combined with `from`/`to`", body = Problem, content_type = "application/problem+json"),

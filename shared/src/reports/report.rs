@@ -25,6 +25,16 @@ impl ReportFilter {
     }
 }
 
+/// The CSV form's header line: one row per series bucket.
+const CSV_HEADER: &str = "bucket_start,total,occurrences\n";
+/// The CSV form as the contract shows it (a test holds it to what `to_csv` writes).
+pub const CSV_EXAMPLE: &str = "bucket_start,total,occurrences\n2026-11-26T10:00:00+00:00,3,7\n";
+
+/// [`CSV_EXAMPLE`] for the OpenAPI document (utoipa takes examples from functions).
+pub fn csv_example() -> serde_json::Value {
+    CSV_EXAMPLE.into()
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct SeriesPoint {
     pub start: DateTime<Utc>,
@@ -152,7 +162,7 @@ pub fn build_report(
 impl Report {
     /// One row per bucket: its totals, then alerts per category and severity.
     pub fn to_csv(&self) -> String {
-        let mut out = String::from("bucket_start,total,occurrences\n");
+        let mut out = String::from(CSV_HEADER);
         for p in &self.series {
             out.push_str(&format!(
                 "{},{},{}\n",
@@ -162,5 +172,20 @@ impl Report {
             ));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn the_documented_csv_is_what_the_report_writes() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).unwrap();
+        let mut report = build_report(at, at, Bucket::Hour, &ReportFilter::default(), &[]);
+        report.series[0].total = 3;
+        report.series[0].occurrences = 7;
+        assert_eq!(report.to_csv(), CSV_EXAMPLE);
     }
 }
