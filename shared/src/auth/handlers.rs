@@ -38,6 +38,9 @@ pub(crate) struct LoginUser {
 // The request bodies as the contract states them. The handlers parse bodies with
 // `Fields` (to name every bad field at once); these types only describe the same rules.
 
+/// The longest name `POST /auth/login` reads (as the schema below states).
+const LOGIN_NAME_MAX_CHARS: usize = 256;
+
 /// The body of `POST /auth/login`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -106,7 +109,15 @@ pub async fn login(
 ) -> Result<impl IntoResponse, ApiError> {
     let fields = Fields::new(&body);
     let mut v = Validation::new();
-    let raw_username = fields.required(&mut v, "username", |x| parse::string(x).map(str::to_owned));
+    // Any name of 1 to 256 characters is a login attempt (one that cannot exist fails
+    // like a wrong password, below); past that it is a malformed request.
+    let raw_username = fields.required(&mut v, "username", |x| {
+        let name = parse::string(x)?;
+        match name.chars().count() {
+            1..=LOGIN_NAME_MAX_CHARS => Ok(name.to_owned()),
+            _ => Err(format!("must be 1 to {LOGIN_NAME_MAX_CHARS} characters")),
+        }
+    });
     let password = fields.required(&mut v, "password", |x| {
         Password::parse_attempt(parse::string(x)?).map_err(|e| e.to_string())
     });

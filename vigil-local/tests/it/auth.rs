@@ -308,3 +308,14 @@ async fn every_response_carries_a_request_id() {
         .unwrap();
     assert_eq!(response.headers()["x-request-id"], "trace-123");
 }
+
+#[tokio::test]
+async fn a_login_name_outside_the_contract_is_a_bad_request_naming_the_field() {
+    let app = TestApp::spawn().await;
+
+    let too_long = problem(app.login(&"a".repeat(257), "whatever").await, 400).await;
+    let empty = problem(app.login("", "whatever").await, 400).await;
+
+    assert_eq!(fields(&too_long), ["username"]);
+    assert_eq!(fields(&empty), ["username"]);
+}
