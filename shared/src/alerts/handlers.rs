@@ -21,7 +21,6 @@ use axum::{
 };
 use chrono::Utc;
 use serde::Serialize;
-use serde_json::json;
 use utoipa::ToSchema;
 
 const WRITERS: [Role; 2] = [Role::Analyst, Role::Admin];
@@ -263,15 +262,27 @@ pub async fn update(
     Ok(Json(load(&state, id).await?))
 }
 
-/// What happened to one alert of a bulk change.
+/// What happened to one alert of a bulk change: `updated`; `unchanged` (it already had
+/// the status); `not_found`; `invalid_transition` (the workflow does not allow the move
+/// from its status); `conflict` (it kept changing under concurrent writes: try again);
+/// `not_done` (the store failed and nothing was written for it: retry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum BulkOutcome {
+    Updated,
+    Unchanged,
+    NotFound,
+    InvalidTransition,
+    Conflict,
+    NotDone,
+}
+
+/// One alert's result in a bulk change.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct BulkResult {
     #[schema(value_type = AlertIdText)]
     id: AlertId,
-    /// `updated`, `unchanged`, `not_found`, `invalid_transition`, `conflict` or
-    /// `not_done` (the store failed; retry).
-    #[schema(value_type = String, example = "updated")]
-    outcome: &'static str,
+    outcome: BulkOutcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     status: Option<AlertStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -281,8 +292,7 @@ pub(crate) struct BulkResult {
 }
 
 /// The answer to a bulk change.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct BulkResponse {
     /// How many alerts changed.
     updated: usize,
@@ -311,10 +321,13 @@ pub async fn bulk(
     for id in change.ids {
         results.push(bulk_one(&state, &caller, id, change.status, change.note.clone()).await);
     }
-    let updated = results.iter().filter(|r| r.outcome == "updated").count();
+    let updated = results
+        .iter()
+        .filter(|r| r.outcome == BulkOutcome::Updated)
+        .count();
     status_changes(change.status, updated);
     tracing::info!(updated, total = results.len(), to = %change.status, "bulk status change");
-    Ok(Json(json!({ "updated": updated, "results": results })))
+    Ok(Json(BulkResponse { updated, results }))
 }
 
 async fn bulk_one(
@@ -335,11 +348,17 @@ async fn bulk_one(
     for _ in 0..3 {
         let mut alert = match state.alerts.get(id).await {
             Ok(Some(a)) => a,
-            Ok(None) => return result("not_found", None, None),
-            Err(e) => return result("not_done", None, Some(ApiError::from(e).to_string())),
+            Ok(None) => return result(BulkOutcome::NotFound, None, None),
+            Err(e) => {
+                return result(
+                    BulkOutcome::NotDone,
+                    None,
+                    Some(ApiError::from(e).to_string()),
+                );
+            }
         };
         if alert.status == status {
-            return result("unchanged", Some(&alert), None);
+            return result(BulkOutcome::Unchanged, Some(&alert), None);
         }
         let change = AlertChange {
             version: alert.version,
@@ -348,16 +367,26 @@ async fn bulk_one(
             note: note.clone(),
         };
         if let Err(e) = apply(state, &mut alert, change, caller).await {
-            return result("invalid_transition", Some(&alert), Some(e.to_string()));
+            return result(
+                BulkOutcome::InvalidTransition,
+                Some(&alert),
+                Some(e.to_string()),
+            );
         }
         match state.alerts.update(&alert).await {
-            Ok(()) => return result("updated", Some(&alert), None),
+            Ok(()) => return result(BulkOutcome::Updated, Some(&alert), None),
             Err(StoreError::VersionConflict) => continue,
-            Err(e) => return result("not_done", None, Some(ApiError::from(e).to_string())),
+            Err(e) => {
+                return result(
+                    BulkOutcome::NotDone,
+                    None,
+                    Some(ApiError::from(e).to_string()),
+                );
+            }
         }
     }
     result(
-        "conflict",
+        BulkOutcome::Conflict,
         None,
         Some("the alert kept changing; try again".into()),
     )

@@ -1,5 +1,5 @@
 use super::{Notification, Publisher};
-use crate::{domain::Alert, http::error_chain};
+use crate::{domain::Alert, http::error_chain, store::dynamodb::ItemKind};
 use aws_lambda_events::event::{
     dynamodb::{Event, EventRecord, StreamRecord},
     streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse},
@@ -11,7 +11,7 @@ fn alert_from(image: &serde_dynamo::Item) -> Option<Result<Alert, serde_dynamo::
     }
     let is_alert = matches!(
         image.get("kind"),
-        Some(serde_dynamo::AttributeValue::S(kind)) if kind == "alert"
+        Some(serde_dynamo::AttributeValue::S(kind)) if kind == ItemKind::Alert.as_str()
     );
     is_alert.then(|| serde_dynamo::from_item(image.clone()))
 }

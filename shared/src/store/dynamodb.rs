@@ -45,6 +45,24 @@ use std::{collections::HashMap, time::Duration};
 type Item = HashMap<String, AttributeValue>;
 
 /// How long a dedup pointer outlives its alert's last sighting before TTL removes it.
+/// The `kind` attribute: which items of a table are users or alerts (and so what the
+/// `by-kind` index lists, and which stream records are alerts). Other items (dedup
+/// pointers, counters) have none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemKind {
+    User,
+    Alert,
+}
+
+impl ItemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Alert => "alert",
+        }
+    }
+}
+
 /// Only housekeeping: whether a repeat aggregates is decided by the alert's own
 /// `last_seen`, never by the pointer's age.
 const DEDUP_POINTER_TTL: chrono::Duration = chrono::Duration::days(30);
@@ -127,7 +145,7 @@ impl DynamoUserStore {
     fn user_item(user: &User) -> Result<Item, StoreError> {
         let mut item = to_item(user)?;
         item.insert("pk".into(), Self::user_key(&user.username));
-        item.insert("kind".into(), s("user"));
+        item.insert("kind".into(), s(ItemKind::User.as_str()));
         Ok(item)
     }
 }
@@ -205,7 +223,7 @@ impl UserStore for DynamoUserStore {
                 .index_name("by-kind")
                 .key_condition_expression("#kind = :user")
                 .expression_attribute_names("#kind", "kind")
-                .expression_attribute_values(":user", s("user"))
+                .expression_attribute_values(":user", s(ItemKind::User.as_str()))
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -332,7 +350,7 @@ impl DynamoAlertStore {
     fn item(alert: &Alert) -> Result<Item, StoreError> {
         let mut item = to_item(alert)?;
         item.insert("pk".into(), Self::key(alert.id));
-        item.insert("kind".into(), s("alert"));
+        item.insert("kind".into(), s(ItemKind::Alert.as_str()));
         Ok(item)
     }
 
@@ -433,7 +451,7 @@ impl<'a> ListPlan<'a> {
                 severities.map(|s| s.as_str().to_owned()).collect(),
             )
         } else {
-            ("by-kind", "kind", vec!["alert".to_owned()])
+            ("by-kind", "kind", vec![ItemKind::Alert.as_str().to_owned()])
         };
 
         let mut clauses = Vec::new();
