@@ -5,13 +5,16 @@ use super::{ConnectionRecord, Detector, Prediction};
 use crate::{
     detect::contract::{CsvRecordsSchema, PredictRequestSchema},
     domain::{Alert, AlertId, AlertIdText, Endpoint, ModelRef, Role, Severity, Threat},
-    http::{ApiError, Authenticator, Caller, FieldError, RawBody, error_chain, parse_object},
+    http::{
+        ApiError, Authenticator, Caller, FieldError, RawBody, error_chain, media_type,
+        parse_object, reads_as_json,
+    },
     store::{AlertStore, StoreError},
 };
 use axum::{
     Json, Router,
     extract::{DefaultBodyLimit, FromRef, RawQuery, State},
-    http::{HeaderMap, header},
+    http::HeaderMap,
     routing::post,
 };
 use chrono::Utc;
@@ -301,23 +304,12 @@ fn parse_store_param(query: Option<&str>) -> Result<Option<bool>, ApiError> {
 }
 
 fn parse_batch(headers: &HeaderMap, body: &[u8]) -> Result<Batch, ApiError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        });
-    match content_type.as_deref() {
+    match media_type(headers).as_deref() {
         Some("text/csv") => parse_csv(body),
-        None | Some("application/json") | Some("application/x-www-form-urlencoded") => {
-            parse_json(body)
-        }
-        Some(other) => Err(ApiError::UnsupportedMediaType(format!(
-            "send records as application/json or text/csv, not {other}"
+        json if reads_as_json(json) => parse_json(body),
+        other => Err(ApiError::UnsupportedMediaType(format!(
+            "send records as application/json or text/csv, not {}",
+            other.unwrap_or_default()
         ))),
     }
 }

@@ -2,7 +2,7 @@ use super::{ApiError, FieldError};
 use axum::{
     body::Bytes,
     extract::{FromRequest, Request},
-    http::header,
+    http::{HeaderMap, header},
 };
 use serde_json::{Map, Value};
 
@@ -17,28 +17,39 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            });
-        match content_type.as_deref() {
-            None | Some("application/json") | Some("application/x-www-form-urlencoded") => {}
-            Some(t) if t.ends_with("+json") => {}
-            Some(other) => {
-                return Err(ApiError::UnsupportedMediaType(format!(
-                    "expected an application/json body, got {other}"
-                )));
-            }
+        let media_type = media_type(req.headers());
+        if !reads_as_json(media_type.as_deref()) {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "expected an application/json body, got {}",
+                media_type.unwrap_or_default()
+            )));
         }
         let RawBody(bytes) = RawBody::from_request(req, state).await?;
         parse_object(&bytes).map(JsonBody)
+    }
+}
+
+/// The request's media type: its content type without parameters, lowercased.
+pub fn media_type(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+}
+
+/// Whether a body of this media type is read as JSON: `application/json` and any
+/// `+json` type, `application/x-www-form-urlencoded` (what `curl -d` sends by default),
+/// and a body with no content type at all.
+pub fn reads_as_json(media_type: Option<&str>) -> bool {
+    match media_type {
+        None | Some("application/json") | Some("application/x-www-form-urlencoded") => true,
+        Some(t) => t.ends_with("+json"),
     }
 }
 

@@ -7,7 +7,9 @@ mod error;
 mod guard;
 mod request_span;
 
-pub use body::{Fields, JsonBody, RawBody, Validation, parse, parse_object};
+pub use body::{
+    Fields, JsonBody, RawBody, Validation, media_type, parse, parse_object, reads_as_json,
+};
 pub use cors::cors_layer;
 pub use error::{ApiError, FieldError, Problem, error_chain};
 pub use guard::{Authenticator, Caller};

@@ -279,3 +279,21 @@ async fn viewers_and_anonymous_callers_cannot_predict() {
     problem(app.predict_json(&viewer, body.clone()).await, 403).await;
     problem(app.predict_json("", body).await, 401).await;
 }
+
+#[tokio::test]
+async fn a_json_media_type_with_a_suffix_is_read_as_json_like_every_json_body() {
+    let app = TestApp::spawn().await;
+    let analyst = app.user_token("ana", "analyst").await;
+
+    let response = app
+        .client
+        .post(app.url("/threat-detection/predict?store=false"))
+        .bearer_auth(&analyst)
+        .header("content-type", "application/vnd.vigil+json; charset=utf-8")
+        .body(json!({"records": [web_browsing()]}).to_string())
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 200);
+}
