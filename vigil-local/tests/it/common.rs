@@ -156,6 +156,25 @@ impl TestApp {
             .unwrap()
     }
 
+    /// POST /threat-detection/predict with a query string and a content type of the
+    /// test's choosing.
+    pub async fn predict_raw(
+        &self,
+        token: &str,
+        query: &str,
+        content_type: &str,
+        body: String,
+    ) -> Response {
+        self.client
+            .post(self.url(&format!("/threat-detection/predict{query}")))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn predict_csv(&self, token: &str, csv: String) -> Response {
         self.client
             .post(self.url("/threat-detection/predict"))

@@ -224,14 +224,8 @@ async fn malformed_requests_are_rejected_clearly() {
         .await
         .unwrap();
     let xml = app
-        .client
-        .post(app.url("/threat-detection/predict"))
-        .bearer_auth(&analyst)
-        .header("content-type", "application/xml")
-        .body("<records/>")
-        .send()
-        .await
-        .unwrap();
+        .predict_raw(&analyst, "", "application/xml", "<records/>".into())
+        .await;
 
     assert_eq!(fields(&problem(empty, 400).await), ["records"]);
     assert_eq!(fields(&problem(not_array, 400).await), ["records"]);
@@ -285,15 +279,11 @@ async fn a_json_media_type_with_a_suffix_is_read_as_json_like_every_json_body() 
     let app = TestApp::spawn().await;
     let analyst = app.user_token("ana", "analyst").await;
 
+    let body = json!({"records": [web_browsing()]}).to_string();
+    let json_type = "application/vnd.vigil+json; charset=utf-8";
     let response = app
-        .client
-        .post(app.url("/threat-detection/predict?store=false"))
-        .bearer_auth(&analyst)
-        .header("content-type", "application/vnd.vigil+json; charset=utf-8")
-        .body(json!({"records": [web_browsing()]}).to_string())
-        .send()
-        .await
-        .unwrap();
+        .predict_raw(&analyst, "?store=false", json_type, body)
+        .await;
 
     assert_eq!(response.status(), 200);
 }
