@@ -2,11 +2,11 @@
 //! build AWS clients and stores, resolve secrets.
 
 use crate::{
-    auth::{AuthState, BootstrapOutcome, ensure_admin},
+    auth::{AuthState, BootstrapError, BootstrapOutcome, ensure_admin},
     aws::{self, StartupError},
     config::Config,
     domain::Password,
-    http::{ApiError, Authenticator},
+    http::Authenticator,
     store::Stores,
     token::TokenKeys,
 };
@@ -100,7 +100,10 @@ impl Services {
     }
 
     /// Creates `admin` with `password` unless it exists.
-    pub async fn ensure_admin(&self, password: Password) -> Result<BootstrapOutcome, ApiError> {
+    pub async fn ensure_admin(
+        &self,
+        password: Password,
+    ) -> Result<BootstrapOutcome, BootstrapError> {
         ensure_admin(self.stores.users.as_ref(), password).await
     }
 }

@@ -1,9 +1,17 @@
-use super::hash_password;
+use super::{PasswordError, hash_password};
 use crate::{
     domain::{Password, Role, User, Username},
-    http::ApiError,
     store::{StoreError, UserStore},
 };
+
+/// Why the first admin could not be made sure of; start-up stops on it.
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    #[error("could not read or create the first admin")]
+    Store(#[from] StoreError),
+    #[error("could not hash the first admin's password")]
+    Password(#[from] PasswordError),
+}
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum BootstrapOutcome {
@@ -17,7 +25,7 @@ pub enum BootstrapOutcome {
 pub async fn ensure_admin(
     users: &dyn UserStore,
     password: Password,
-) -> Result<BootstrapOutcome, ApiError> {
+) -> Result<BootstrapOutcome, BootstrapError> {
     let username = Username::parse("admin").expect("a valid name");
     if users.get(&username).await?.is_some() {
         return Ok(BootstrapOutcome::AlreadyPresent);

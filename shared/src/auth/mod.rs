@@ -6,8 +6,8 @@ pub(crate) mod handlers;
 mod passwords;
 mod user_view;
 
-pub use bootstrap::{BootstrapOutcome, ensure_admin};
-pub use passwords::{generate_password, hash_password, verify_password};
+pub use bootstrap::{BootstrapError, BootstrapOutcome, ensure_admin};
+pub use passwords::{PasswordError, generate_password, hash_password, verify_password};
 pub use user_view::UserView;
 
 use crate::{http::Authenticator, store::UserStore, token::TokenKeys};

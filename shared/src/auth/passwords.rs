@@ -2,6 +2,22 @@
 //! of CPU, which would stall every other request on the same worker thread.
 
 use crate::{domain::Password, http::ApiError};
+
+/// Hashing or checking a password could not be done (the verdict "wrong password" is
+/// not an error). Internal wherever it surfaces: a request answers 500, start-up stops.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    #[error("hashing the password failed")]
+    Hash(#[source] argon2::password_hash::Error),
+    #[error("the password hashing task did not finish")]
+    Task(#[source] tokio::task::JoinError),
+}
+
+impl From<PasswordError> for ApiError {
+    fn from(e: PasswordError) -> Self {
+        ApiError::internal(e)
+    }
+}
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier, password_hash::SaltString};
 use rand_core::OsRng;
 use std::sync::OnceLock;
@@ -18,11 +34,11 @@ fn hash_blocking(password: &Password) -> Result<String, argon2::password_hash::E
         .to_string())
 }
 
-pub async fn hash_password(password: Password) -> Result<String, ApiError> {
+pub async fn hash_password(password: Password) -> Result<String, PasswordError> {
     tokio::task::spawn_blocking(move || hash_blocking(&password))
         .await
-        .map_err(ApiError::internal)?
-        .map_err(|e| ApiError::internal(std::io::Error::other(e.to_string())))
+        .map_err(PasswordError::Task)?
+        .map_err(PasswordError::Hash)
 }
 
 /// A random password: 18 bytes from the OS, URL-safe base64 (24 characters).
@@ -44,7 +60,10 @@ fn dummy_hash() -> &'static str {
 }
 
 /// Checks `password` against `hash` (or against a dummy hash when `hash` is `None`).
-pub async fn verify_password(password: Password, hash: Option<String>) -> Result<bool, ApiError> {
+pub async fn verify_password(
+    password: Password,
+    hash: Option<String>,
+) -> Result<bool, PasswordError> {
     tokio::task::spawn_blocking(move || {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| dummy_hash().to_owned());
@@ -57,5 +76,21 @@ pub async fn verify_password(password: Password, hash: Option<String>) -> Result
         known && ok
     })
     .await
-    .map_err(ApiError::internal)
+    .map_err(PasswordError::Task)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::error_chain;
+
+    #[test]
+    fn a_hashing_failure_keeps_its_cause_in_the_chain() {
+        let e = PasswordError::Hash(argon2::password_hash::Error::SaltInvalid(
+            argon2::password_hash::errors::InvalidValue::TooShort,
+        ));
+        let chain = error_chain(&e);
+        assert!(chain.starts_with("hashing the password failed"), "{chain}");
+        assert!(chain.contains("salt"), "{chain}");
+    }
 }
