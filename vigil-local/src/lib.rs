@@ -91,7 +91,16 @@ pub async fn start_notifications(
 
 /// `--init`: creates the DynamoDB tables as `template.yaml` defines them, and the
 /// alerts topic, if missing. Returns the topic's ARN.
-pub async fn init_resources(services: &Services) -> Result<Option<String>, StoreError> {
+/// Why `--init` could not make the local resources.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("could not create the tables")]
+    Tables(#[from] StoreError),
+    #[error("could not create the alerts topic")]
+    Topic(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+pub async fn init_resources(services: &Services) -> Result<Option<String>, InitError> {
     let (StoreConfig::DynamoDb(tables), Some(aws)) = (&services.config.store, &services.aws) else {
         return Ok(None);
     };
@@ -104,7 +113,7 @@ pub async fn init_resources(services: &Services) -> Result<Option<String>, Store
         .name("vigil-alerts")
         .send()
         .await
-        .map_err(|e| StoreError::Other(Box::new(e)))?;
+        .map_err(|e| InitError::Topic(Box::new(e)))?;
     tracing::info!(topic = ?topic.topic_arn, "topic ready");
     Ok(topic.topic_arn)
 }
