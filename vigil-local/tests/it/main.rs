@@ -7,6 +7,7 @@ mod common;
 mod alerts;
 mod auth;
 mod cors;
+mod init;
 mod notify;
 mod openapi;
 mod predict;
