@@ -450,28 +450,37 @@ async fn store_alerts(
             protocol: Some(record.protocol_type.clone()),
             service: Some(record.service.clone()),
             sensor,
-            summary: Some(format!(
-                "{category} traffic detected by {} {}",
-                schema.model.name, schema.model.version
-            )),
-            model: Some(ModelRef {
-                name: schema.model.name.clone(),
-                version: schema.model.version.clone(),
-            }),
+            summary: None,
+            model: None,
             seen_at: ctx.observed_at.unwrap_or(now),
         };
         // Repeats inside the batch are absorbed here, by the same rule the stores use
-        // for repeats across batches, so a group costs one write however many repeat.
-        let candidate = Alert::open(threat, caller.username.as_str(), now);
-        match by_key.get(&candidate.dedup_key) {
+        // for repeats across batches, so a group costs one write however many repeat;
+        // only a group's first threat opens an alert (an id, a summary, a history).
+        let key = threat.dedup_key();
+        match by_key.get(&key) {
             Some(&g) => {
                 let (alert, members) = &mut groups[g];
-                alert.absorb(&candidate, now);
+                alert.absorb_threat(&threat, now);
                 members.push(index);
             }
             None => {
-                by_key.insert(candidate.dedup_key.clone(), groups.len());
-                groups.push((candidate, vec![index]));
+                let threat = Threat {
+                    summary: Some(format!(
+                        "{category} traffic detected by {} {}",
+                        schema.model.name, schema.model.version
+                    )),
+                    model: Some(ModelRef {
+                        name: schema.model.name.clone(),
+                        version: schema.model.version.clone(),
+                    }),
+                    ..threat
+                };
+                by_key.insert(key, groups.len());
+                groups.push((
+                    Alert::open(threat, caller.username.as_str(), now),
+                    vec![index],
+                ));
             }
         }
     }

@@ -104,18 +104,25 @@ pub struct Threat {
     pub seen_at: DateTime<Utc>,
 }
 
+impl Threat {
+    /// The key of the alert this threat opens or repeats.
+    pub fn dedup_key(&self) -> String {
+        Alert::dedup_key_for(
+            self.category,
+            self.sensor.as_deref(),
+            self.source.as_ref(),
+            self.destination.as_ref(),
+            self.service.as_deref(),
+        )
+    }
+}
+
 impl Alert {
     /// A new open alert for `threat`, raised by `by` at `now`: version 1, count 1, and
     /// a `created` history entry. Both ways in (POST /alerts and predict) open alerts
     /// here, and the stores decide whether it is new or absorbed by an open one.
     pub fn open(threat: Threat, by: &str, now: DateTime<Utc>) -> Self {
-        let dedup_key = Self::dedup_key_for(
-            threat.category,
-            threat.sensor.as_deref(),
-            threat.source.as_ref(),
-            threat.destination.as_ref(),
-            threat.service.as_deref(),
-        );
+        let dedup_key = threat.dedup_key();
         Self {
             id: new_alert_id(),
             created_at: now,
@@ -160,10 +167,33 @@ impl Alert {
     /// Takes in a repeat: counts add up; last seen, severity and score only rise.
     /// Workflow state (status, assignee, history) stays as the analysts left it.
     pub fn absorb(&mut self, repeat: &Alert, now: DateTime<Utc>) {
-        self.count += repeat.count;
-        self.last_seen = self.last_seen.max(repeat.last_seen);
-        self.severity = self.severity.max(repeat.severity);
-        self.score = match (self.score, repeat.score) {
+        self.take_in(
+            repeat.count,
+            repeat.last_seen,
+            repeat.severity,
+            repeat.score,
+            now,
+        );
+    }
+
+    /// Takes in one more sighting of this alert's threat (a repeat inside one predict
+    /// batch), by the same rule as [`Alert::absorb`], without opening an alert for it.
+    pub fn absorb_threat(&mut self, threat: &Threat, now: DateTime<Utc>) {
+        self.take_in(1, threat.seen_at, threat.severity, threat.score, now);
+    }
+
+    fn take_in(
+        &mut self,
+        count: u64,
+        seen_at: DateTime<Utc>,
+        severity: Severity,
+        score: Option<f64>,
+        now: DateTime<Utc>,
+    ) {
+        self.count += count;
+        self.last_seen = self.last_seen.max(seen_at);
+        self.severity = self.severity.max(severity);
+        self.score = match (self.score, score) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
