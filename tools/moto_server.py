@@ -1,0 +1,145 @@
+"""moto_server, with TransactWriteItems costing what it costs in AWS.
+
+moto 5.2.5 backs up every table a transaction names by deep-copying the whole
+table, once per item of the transaction, so a transaction's cost grows with the
+table: a 97-item transaction on a table of 20,000 items copies about two million
+items and takes minutes, where AWS's cost depends only on the items written. That
+made an attack-scale test measure the emulator, not Vigil.
+
+This server checks every condition first, against the state before the transaction
+(as AWS does), then applies the writes with moto's own put/update/delete; if a write
+fails while applying (a concurrent request got in between: moto's server is
+threaded), it restores just the items the transaction touched and cancels. All else
+is moto's own code. `tools/test.sh` starts moto through this file.
+"""
+
+import copy
+import sys
+
+import moto
+from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.exceptions import (
+    ConditionalCheckFailed,
+    MockValidationException,
+    MultipleTransactionsException,
+    TooManyTransactionsException,
+    TransactionCanceledException,
+    TransactWriteSingleOpException,
+)
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType
+
+# The function replaced below is moto 5.2's; a different moto needs a fresh look.
+assert moto.__version__.startswith("5.2."), f"moto {moto.__version__}: recheck this patch"
+
+
+def _key_of(table, op_type, op):
+    if op_type == "Put":
+        attrs = op["Item"]
+        key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+        if table.range_key_attr is not None:
+            key[table.range_key_attr] = attrs[table.range_key_attr]
+        return key
+    return op["Key"]
+
+
+def _restore(table, key, before):
+    hash_key = DynamoType(key[table.hash_key_attr])
+    if table.range_key_attr is None:
+        if before is None:
+            table.items.pop(hash_key, None)
+        else:
+            table.items[hash_key] = before
+        return
+    range_key = DynamoType(key[table.range_key_attr])
+    if before is None:
+        table.items.get(hash_key, {}).pop(range_key, None)
+    else:
+        table.items.setdefault(hash_key, {})[range_key] = before
+
+
+def transact_write_items(self, transact_items):
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    targets = set()
+    errors = []
+    plan = []
+    # 1. Every condition, against the state before the transaction.
+    for item in transact_items:
+        if len(item) > 1:
+            raise TransactWriteSingleOpException
+        op_type, op = next(iter(item.items()))
+        if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+            raise ValueError("Unsupported transaction operation")
+        table_name = op["TableName"]
+        table = self.get_table(table_name)
+        key = _key_of(table, op_type, op)
+        marker = (str(table_name), str(dict(sorted(key.items()))))
+        if marker in targets:
+            raise MultipleTransactionsException()
+        targets.add(marker)
+        current = self.get_item(table_name, key)
+        original = None
+        try:
+            condition = op.get("ConditionExpression")
+            if condition is not None:
+                expression = get_filter_expression(
+                    condition,
+                    op.get("ExpressionAttributeNames"),
+                    op.get("ExpressionAttributeValues"),
+                )
+                if not expression.expr(current):
+                    if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                        original = current.to_json()["Attributes"]
+                    raise ConditionalCheckFailed(item=original)
+            errors.append((None, None, None))
+        except ConditionalCheckFailed as e:
+            errors.append(("ConditionalCheckFailed", str(e.message), original))
+        except MockValidationException:
+            raise
+        except Exception as e:  # noqa: BLE001 - reported per item, as moto does
+            errors.append((type(e).__name__, str(e), original))
+        plan.append((op_type, op, table, key, copy.deepcopy(current)))
+    if any(code is not None for code, _, _ in errors):
+        raise TransactionCanceledException(errors)
+
+    # 2. The writes; on a failure, put back what was written and cancel.
+    done = []
+    try:
+        for op_type, op, table, key, before in plan:
+            common = dict(
+                condition_expression=op.get("ConditionExpression"),
+                expression_attribute_names=op.get("ExpressionAttributeNames"),
+                expression_attribute_values=op.get("ExpressionAttributeValues"),
+            )
+            if op_type == "Put":
+                self.put_item(op["TableName"], op["Item"], **common)
+            elif op_type == "Delete":
+                self.delete_item(op["TableName"], key, **common)
+            elif op_type == "Update":
+                self.update_item(
+                    op["TableName"], key, update_expression=op["UpdateExpression"], **common
+                )
+            done.append((table, key, before))
+    except MockValidationException:
+        for table, key, before in reversed(done):
+            _restore(table, key, before)
+        raise
+    except Exception as e:  # noqa: BLE001
+        for table, key, before in reversed(done):
+            _restore(table, key, before)
+        failed = [(None, None, None)] * len(plan)
+        failed[len(done)] = (
+            "ConditionalCheckFailed" if isinstance(e, ConditionalCheckFailed) else type(e).__name__,
+            str(getattr(e, "message", e)),
+            None,
+        )
+        raise TransactionCanceledException(failed) from e
+
+
+DynamoDBBackend.transact_write_items = transact_write_items
+
+if __name__ == "__main__":
+    from moto.server import main
+
+    sys.exit(main())
