@@ -1,4 +1,4 @@
-use super::{AlertStatus, Category, Endpoint, Severity, Username};
+use super::{AlertStatus, Category, Endpoint, Grouping, Severity, Username, ValueSummary};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -33,6 +33,10 @@ pub enum HistoryAction {
 /// One change in an alert's life: who changed what, when, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HistoryEntry {
+    /// Its place in the alert's history: 1 for the first entry, then one more each.
+    #[serde(default)]
+    #[schema(minimum = 1)]
+    pub seq: u64,
     pub at: DateTime<Utc>,
     /// The username (or sensor) that made the change.
     pub by: String,
@@ -77,11 +81,38 @@ pub struct Alert {
     pub summary: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<ModelRef>,
-    /// Repeats of the same threat (same key) inside the dedup window aggregate here.
+    /// The campaign key: threats with the same key inside the dedup window are one
+    /// attack and aggregate here (see `domain::campaign` for what each category is
+    /// grouped by).
     pub dedup_key: String,
+    /// How many threats (records) this alert groups.
     #[schema(minimum = 1)]
     pub count: u64,
+    /// The source IPs of the threats it groups.
+    #[serde(default)]
+    #[schema(value_type = super::sketch::ValueSummaryView)]
+    pub sources: ValueSummary,
+    /// Their destination IPs, where the alert groups by source (probes and
+    /// conversations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<super::sketch::ValueSummaryView>)]
+    pub targets: Option<ValueSummary>,
+    /// Their destination ports, where the alert groups by source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<super::sketch::ValueSummaryView>)]
+    pub ports: Option<ValueSummary>,
+    /// When the alert was first acknowledged (or moved past that).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// When the alert was first resolved or marked a false positive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// The newest history entries (at most 50, and at most 16 KiB of them); the whole
+    /// history is at `GET /alerts/{id}/history`.
     pub history: Vec<HistoryEntry>,
+    /// How many history entries the alert has in all.
+    #[serde(default)]
+    pub history_total: u64,
     /// Optimistic-locking version: every write must name the version it was based on.
     #[schema(minimum = 1)]
     pub version: u64,
@@ -105,15 +136,43 @@ pub struct Threat {
 }
 
 impl Threat {
-    /// The key of the alert this threat opens or repeats.
+    /// The key of the alert this threat opens or repeats: its campaign.
     pub fn dedup_key(&self) -> String {
-        Alert::dedup_key_for(
+        Grouping::of(self.category).key(
             self.category,
             self.sensor.as_deref(),
             self.source.as_ref(),
             self.destination.as_ref(),
             self.service.as_deref(),
         )
+    }
+
+    fn source_ip(&self) -> Option<String> {
+        self.source.as_ref()?.ip.map(|ip| ip.to_string())
+    }
+
+    fn target_ip(&self) -> Option<String> {
+        self.destination.as_ref()?.ip.map(|ip| ip.to_string())
+    }
+
+    fn target_port(&self) -> Option<String> {
+        self.destination.as_ref()?.port.map(|p| p.to_string())
+    }
+}
+
+/// How many history entries an alert item keeps, and how many bytes of them: the
+/// bound that keeps an item small however long analysts work on it.
+pub const HISTORY_KEPT: usize = 50;
+pub const HISTORY_KEPT_BYTES: usize = 16 * 1024;
+
+impl HistoryEntry {
+    /// Roughly what the entry takes in a stored item (UTF-8 bytes of its text plus
+    /// its fixed fields).
+    pub fn size(&self) -> usize {
+        96 + self.by.len()
+            + self.from.as_deref().map_or(0, str::len)
+            + self.to.as_deref().map_or(0, str::len)
+            + self.note.as_deref().map_or(0, str::len)
     }
 }
 
@@ -123,6 +182,13 @@ impl Alert {
     /// here, and the stores decide whether it is new or absorbed by an open one.
     pub fn open(threat: Threat, by: &str, now: DateTime<Utc>) -> Self {
         let dedup_key = threat.dedup_key();
+        let mut sources = ValueSummary::default();
+        let summarised = Grouping::of(threat.category).summarises_targets();
+        let (mut targets, mut ports) = (
+            summarised.then(ValueSummary::default),
+            summarised.then(ValueSummary::default),
+        );
+        add_values(&mut sources, &mut targets, &mut ports, &threat);
         Self {
             id: new_alert_id(),
             created_at: now,
@@ -142,7 +208,14 @@ impl Alert {
             model: threat.model,
             dedup_key,
             count: 1,
+            sources,
+            targets,
+            ports,
+            acknowledged_at: None,
+            resolved_at: None,
+            history_total: 1,
             history: vec![HistoryEntry {
+                seq: 1,
                 at: now,
                 by: by.to_owned(),
                 action: HistoryAction::Created,
@@ -167,6 +240,9 @@ impl Alert {
     /// Takes in a repeat: counts add up; last seen, severity and score only rise.
     /// Workflow state (status, assignee, history) stays as the analysts left it.
     pub fn absorb(&mut self, repeat: &Alert, now: DateTime<Utc>) {
+        self.sources.merge(&repeat.sources);
+        merge_into(&mut self.targets, repeat.targets.as_ref());
+        merge_into(&mut self.ports, repeat.ports.as_ref());
         self.take_in(
             repeat.count,
             repeat.last_seen,
@@ -179,6 +255,12 @@ impl Alert {
     /// Takes in one more sighting of this alert's threat (a repeat inside one predict
     /// batch), by the same rule as [`Alert::absorb`], without opening an alert for it.
     pub fn absorb_threat(&mut self, threat: &Threat, now: DateTime<Utc>) {
+        add_values(
+            &mut self.sources,
+            &mut self.targets,
+            &mut self.ports,
+            threat,
+        );
         self.take_in(1, threat.seen_at, threat.severity, threat.score, now);
     }
 
@@ -198,36 +280,6 @@ impl Alert {
             (a, b) => a.or(b),
         };
         self.updated_at = now;
-    }
-
-    /// The aggregation key: category, sensor, source, destination and service.
-    pub fn dedup_key_for(
-        category: Category,
-        sensor: Option<&str>,
-        source: Option<&Endpoint>,
-        destination: Option<&Endpoint>,
-        service: Option<&str>,
-    ) -> String {
-        fn ip(e: Option<&Endpoint>) -> String {
-            e.and_then(|e| e.ip)
-                .map(|ip| ip.to_string())
-                .unwrap_or_default()
-        }
-        fn port(e: Option<&Endpoint>) -> String {
-            e.and_then(|e| e.port)
-                .map(|p| p.to_string())
-                .unwrap_or_default()
-        }
-        // The source port is left out on purpose: it changes with every connection.
-        format!(
-            "{}|{}|{}|{}|{}|{}",
-            category,
-            sensor.unwrap_or(""),
-            ip(source),
-            ip(destination),
-            port(destination),
-            service.unwrap_or("")
-        )
     }
 }
 
@@ -262,7 +314,8 @@ impl Alert {
                 hint,
             });
         }
-        self.history.push(HistoryEntry {
+        self.push_history(HistoryEntry {
+            seq: 0,
             at,
             by: by.to_owned(),
             action: HistoryAction::Status,
@@ -271,6 +324,12 @@ impl Alert {
             note,
         });
         self.status = to;
+        if to.is_acknowledged() && self.acknowledged_at.is_none() {
+            self.acknowledged_at = Some(at);
+        }
+        if to.is_closed() && self.resolved_at.is_none() {
+            self.resolved_at = Some(at);
+        }
         Ok(())
     }
 
@@ -279,7 +338,8 @@ impl Alert {
         if self.assignee == to {
             return;
         }
-        self.history.push(HistoryEntry {
+        self.push_history(HistoryEntry {
+            seq: 0,
             at,
             by: by.to_owned(),
             action: HistoryAction::Assignment,
@@ -291,7 +351,8 @@ impl Alert {
     }
 
     pub fn add_note(&mut self, note: String, by: &str, at: DateTime<Utc>) {
-        self.history.push(HistoryEntry {
+        self.push_history(HistoryEntry {
+            seq: 0,
             at,
             by: by.to_owned(),
             action: HistoryAction::Note,
@@ -299,6 +360,74 @@ impl Alert {
             to: None,
             note: Some(note),
         });
+    }
+
+    fn push_history(&mut self, mut entry: HistoryEntry) {
+        self.history_total += 1;
+        entry.seq = self.history_total;
+        self.history.push(entry);
+    }
+
+    /// Takes the workflow fields of `changed` (an edited copy of this alert): status,
+    /// assignee, history, first acknowledgement and resolution, `updated_at` and
+    /// `version`. Detection fields (count, last seen, severity, score, summaries)
+    /// stay as stored, so a workflow write never undoes a detection that landed
+    /// after the analyst read the alert.
+    pub fn take_workflow(&mut self, changed: &Alert) {
+        self.status = changed.status;
+        self.assignee = changed.assignee.clone();
+        self.history = changed.history.clone();
+        self.history_total = changed.history_total;
+        self.acknowledged_at = changed.acknowledged_at;
+        self.resolved_at = changed.resolved_at;
+        self.updated_at = changed.updated_at;
+        self.version = changed.version;
+    }
+
+    /// Applies the history bound: drops the oldest entries beyond [`HISTORY_KEPT`]
+    /// or [`HISTORY_KEPT_BYTES`] (always keeping the newest) and returns them, for
+    /// the store to keep as history items of their own in the same write.
+    pub fn archive_history(&mut self) -> Vec<HistoryEntry> {
+        let mut bytes: usize = self.history.iter().map(HistoryEntry::size).sum();
+        let mut cut = 0;
+        while self.history.len() - cut > 1
+            && (self.history.len() - cut > HISTORY_KEPT || bytes > HISTORY_KEPT_BYTES)
+        {
+            bytes -= self.history[cut].size();
+            cut += 1;
+        }
+        self.history.drain(..cut).collect()
+    }
+
+    /// The seq of the oldest entry still on the alert (entries before it are
+    /// archived).
+    pub fn first_kept_seq(&self) -> u64 {
+        self.history_total + 1 - self.history.len() as u64
+    }
+}
+
+fn add_values(
+    sources: &mut ValueSummary,
+    targets: &mut Option<ValueSummary>,
+    ports: &mut Option<ValueSummary>,
+    threat: &Threat,
+) {
+    if let Some(ip) = threat.source_ip() {
+        sources.add(&ip, 1);
+    }
+    if let (Some(targets), Some(ip)) = (targets.as_mut(), threat.target_ip()) {
+        targets.add(&ip, 1);
+    }
+    if let (Some(ports), Some(port)) = (ports.as_mut(), threat.target_port()) {
+        ports.add(&port, 1);
+    }
+}
+
+fn merge_into(mine: &mut Option<ValueSummary>, theirs: Option<&ValueSummary>) {
+    match (mine.as_mut(), theirs) {
+        (Some(mine), Some(theirs)) => mine.merge(theirs),
+        (None, Some(theirs)) => *mine = Some(theirs.clone()),
+        _ => {}
     }
 }
 
@@ -348,7 +477,7 @@ mod tests {
         let alert = Alert::open(threat(Severity::High, 0.9, t), "edge-1", t);
         assert_eq!((alert.count, alert.version), (1, 1));
         assert_eq!(alert.status, AlertStatus::Open);
-        assert_eq!(alert.dedup_key, "dos|edge-1|198.51.100.7|10.0.0.9|80|http");
+        assert_eq!(alert.dedup_key, "dos|edge-1|to|10.0.0.9|http");
         assert_eq!(alert.history.len(), 1);
         assert_eq!(alert.history[0].action, HistoryAction::Created);
     }

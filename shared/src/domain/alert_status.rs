@@ -46,6 +46,12 @@ impl AlertStatus {
         matches!(self, AlertStatus::Resolved | AlertStatus::FalsePositive)
     }
 
+    /// Whether an analyst has taken the alert up: every status but `open`. The first
+    /// move here is what "time to acknowledge" measures.
+    pub fn is_acknowledged(self) -> bool {
+        !matches!(self, AlertStatus::Open)
+    }
+
     /// The workflow as code: may an alert in `self` move to `next`?
     pub fn can_move_to(self, next: AlertStatus) -> bool {
         use AlertStatus::*;

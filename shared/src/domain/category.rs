@@ -4,7 +4,19 @@ use std::{fmt, str::FromStr};
 
 /// The kind of threat an alert is about: the four NSL-KDD attack families, plus
 /// `Anomaly` for traffic the model finds novel without matching a known family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     Dos,

@@ -2,25 +2,30 @@
 
 mod alert;
 mod alert_status;
+mod campaign;
 mod category;
 mod contract;
 mod endpoint;
 mod password;
 mod role;
 mod severity;
+pub mod sketch;
 mod user;
 mod username;
 
 pub use alert::{
-    Alert, AlertId, HistoryAction, HistoryEntry, InvalidTransition, ModelRef, Threat, new_alert_id,
+    Alert, AlertId, HISTORY_KEPT, HISTORY_KEPT_BYTES, HistoryAction, HistoryEntry,
+    InvalidTransition, ModelRef, Threat, new_alert_id,
 };
 pub use alert_status::AlertStatus;
+pub use campaign::Grouping;
 pub use category::Category;
 pub use contract::{AlertIdText, IpAddress};
 pub use endpoint::Endpoint;
 pub use password::Password;
 pub use role::Role;
 pub use severity::Severity;
+pub use sketch::ValueSummary;
 pub use user::User;
 pub use username::Username;
 
