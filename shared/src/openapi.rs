@@ -32,6 +32,7 @@ use utoipa::{
         crate::alerts::handlers::list,
         crate::alerts::handlers::create,
         crate::alerts::handlers::get_one,
+        crate::alerts::handlers::history,
         crate::alerts::handlers::update,
         crate::alerts::handlers::bulk,
         crate::reports::get_report,

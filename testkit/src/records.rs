@@ -62,6 +62,28 @@ pub fn syn_flood() -> Value {
     ])
 }
 
+/// A port scan (satan-like): one source's connections rejected (flag REJ) across
+/// many ports of many hosts.
+pub fn port_scan() -> Value {
+    record(&[
+        ("protocol_type", json!("tcp")),
+        ("service", json!("private")),
+        ("flag", json!("REJ")),
+        ("count", json!(150)),
+        ("srv_count", json!(2)),
+        ("rerror_rate", json!(0.95)),
+        ("srv_rerror_rate", json!(1.0)),
+        ("same_srv_rate", json!(0.02)),
+        ("diff_srv_rate", json!(0.9)),
+        ("dst_host_count", json!(255)),
+        ("dst_host_srv_count", json!(2)),
+        ("dst_host_same_srv_rate", json!(0.01)),
+        ("dst_host_diff_srv_rate", json!(0.6)),
+        ("dst_host_rerror_rate", json!(0.6)),
+        ("dst_host_srv_rerror_rate", json!(1.0)),
+    ])
+}
+
 /// `record` with context fields added.
 pub fn with_context(mut record: Value, context: Value) -> Value {
     for (k, v) in context.as_object().expect("context is an object") {

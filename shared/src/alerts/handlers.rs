@@ -2,12 +2,13 @@ use super::{
     AlertsState, Cursor,
     input::{
         AlertChange, AlertUpdateRequest, BulkRequest, NewAlertRequest, alert_change, bulk_change,
-        list_query, new_alert,
+        history_query, list_query, new_alert,
     },
 };
 use crate::{
     domain::{
-        Alert, AlertId, AlertIdText, AlertStatus, Category, IpAddress, Role, Severity, Username,
+        Alert, AlertId, AlertIdText, AlertStatus, Category, HistoryEntry, IpAddress, Role,
+        Severity, Username,
     },
     http::{ApiError, Caller, FieldError, JsonBody, Problem},
     metrics::{MetricSet, Unit},
@@ -98,6 +99,55 @@ pub async fn get_one(
     Path(id): Path<String>,
 ) -> Result<Json<Alert>, ApiError> {
     Ok(Json(load(&state, parse_id(&id)?).await?))
+}
+
+/// A page of an alert's history, oldest first.
+#[derive(Serialize, ToSchema)]
+pub struct HistoryList {
+    items: Vec<HistoryEntry>,
+    /// How many entries the alert has in all.
+    total: u64,
+    /// Pass as `from` for the next page; null on the last.
+    next_from: Option<u64>,
+}
+
+/// An alert's whole history, oldest first, a page at a time.
+///
+/// The alert itself carries only its newest entries (at most 50); this is every entry
+/// it ever had. Entries never change once written, so `from` (an entry's `seq`) is a
+/// stable cursor.
+#[utoipa::path(
+    get, path = "/alerts/{id}/history", tag = "alerts", operation_id = "get_alert_history",
+    security(("bearer" = ["admin", "analyst", "viewer", "sensor"])),
+    params(
+        ("id" = String, Path, description = "The alert's id (a ULID)"),
+        ("from" = Option<u32>, Query, minimum = 1, maximum = 2147483647, description = "The first entry's seq (default 1)"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size (default 100)"),
+    ),
+    responses(
+        (status = 200, description = "A page of the history", body = HistoryList),
+        (status = 400, description = "The request is not valid (see `errors`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such alert", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn history(
+    State(state): State<AlertsState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<HistoryList>, ApiError> {
+    let id = parse_id(&id)?;
+    let query = history_query(query.as_deref())?;
+    let page = state
+        .alerts
+        .history(id, query.from, query.limit)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no alert with id {id}")))?;
+    Ok(Json(HistoryList {
+        items: page.entries,
+        total: page.total,
+        next_from: page.next,
+    }))
 }
 
 /// Report a threat (sensors, analysts, admins).

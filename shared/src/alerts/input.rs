@@ -1,6 +1,6 @@
 //! Request bodies and query strings of the alert routes, parsed into domain types.
 
-use super::{Cursor, DEFAULT_LIMIT, MAX_BULK, MAX_LIMIT};
+use super::{Cursor, DEFAULT_LIMIT, MAX_BULK, MAX_HISTORY_PAGE, MAX_LIMIT};
 use crate::{
     domain::{
         AlertId, AlertIdText, AlertStatus, Category, Endpoint, IpAddress, Severity, Threat,
@@ -317,4 +317,41 @@ pub fn bulk_change(body: &Map<String, Value>) -> Result<BulkChange, ApiError> {
         status: status.expect("checked"),
         note,
     })
+}
+
+/// What `GET /alerts/{id}/history` asks for: entries from `from` (a seq), `limit` of
+/// them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryQuery {
+    pub from: u64,
+    pub limit: usize,
+}
+
+pub fn history_query(raw: Option<&str>) -> Result<HistoryQuery, ApiError> {
+    let mut q = HistoryQuery {
+        from: 1,
+        limit: MAX_HISTORY_PAGE,
+    };
+    let mut v = Validation::new();
+    for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        let field = |m: String| FieldError::new(key.to_string(), m);
+        match key.as_ref() {
+            "from" => match value.parse::<u32>() {
+                Ok(n) if (1..=i32::MAX as u32).contains(&n) => q.from = u64::from(n),
+                _ => v.push(field(format!(
+                    "must be a whole number from 1 to {} (an entry's seq)",
+                    i32::MAX
+                ))),
+            },
+            "limit" => match value.parse::<usize>() {
+                Ok(n) if (1..=MAX_HISTORY_PAGE).contains(&n) => q.limit = n,
+                _ => v.push(field(format!(
+                    "must be a whole number from 1 to {MAX_HISTORY_PAGE}"
+                ))),
+            },
+            other => v.push(FieldError::new(other, "is not a known query parameter")),
+        }
+    }
+    v.finish()?;
+    Ok(q)
 }

@@ -22,6 +22,8 @@ use std::{sync::Arc, time::Duration};
 pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 200;
 pub const MAX_BULK: usize = 100;
+/// History entries a page (one BatchGetItem call).
+pub const MAX_HISTORY_PAGE: usize = 100;
 
 #[derive(Clone)]
 pub struct AlertsState {
@@ -43,5 +45,6 @@ pub fn router(state: AlertsState) -> Router {
         .route("/alerts", get(handlers::list).post(handlers::create))
         .route("/alerts/bulk", post(handlers::bulk))
         .route("/alerts/{id}", get(handlers::get_one).put(handlers::update))
+        .route("/alerts/{id}/history", get(handlers::history))
         .with_state(state)
 }

@@ -410,8 +410,8 @@ fn invalid(mut errors: Vec<FieldError>) -> ApiError {
     ApiError::BadRequest { detail, errors }
 }
 
-/// Groups the batch's threats by dedup key (one write per group, however many records
-/// repeat it), then records each group in the alert store.
+/// Groups the batch's threats by campaign (one write per group, however many records
+/// it holds), then records the groups in the alert store in one batched call.
 async fn store_alerts(
     state: &PredictState,
     caller: &Caller,
@@ -484,12 +484,13 @@ async fn store_alerts(
             }
         }
     }
-    for (candidate, members) in groups {
-        let outcome = match state
-            .alerts
-            .record_detection(&candidate, state.dedup_window)
-            .await
-        {
+    let (candidates, members): (Vec<Alert>, Vec<Vec<usize>>) = groups.into_iter().unzip();
+    let detections = state
+        .alerts
+        .record_detections(&candidates, state.dedup_window)
+        .await;
+    for (outcome, members) in detections.into_iter().zip(members) {
+        let outcome = match outcome {
             Ok(detection) => {
                 if detection.created {
                     summary.alerts_created += 1;

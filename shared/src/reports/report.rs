@@ -1,7 +1,7 @@
 use super::Bucket;
 use crate::{
     domain::{AlertStatus, Category, Severity},
-    store::counters::{Counters, parse_name},
+    store::counters::{Hour, parse_name},
 };
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::Serialize;
@@ -45,7 +45,10 @@ pub struct SeriesPoint {
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct SourceCount {
     pub ip: String,
-    pub alerts: i64,
+    /// Threats (records) from this source, approximately: each hour keeps its 20
+    /// most frequent sources per category, so a count is exact for a source that
+    /// stood out and may be low for one that did not.
+    pub occurrences: u64,
 }
 
 /// A report over alerts created in whole hours from `from` to `to`.
@@ -73,7 +76,7 @@ pub fn build_report(
     to: DateTime<Utc>,
     bucket: Bucket,
     filter: &ReportFilter,
-    hours: &[(DateTime<Utc>, Counters)],
+    hours: &[(DateTime<Utc>, Hour)],
 ) -> Report {
     let step = match bucket {
         Bucket::Hour => Duration::hours(1),
@@ -104,11 +107,21 @@ pub fn build_report(
         series.insert(t, (0, 0));
         t += step;
     }
-    let mut sources: HashMap<String, i64> = HashMap::new();
+    // Summed over every hour's top sources, then ranked: summing (rather than
+    // feeding one 20-slot summary) keeps every hour's figures whole.
+    let mut sources: HashMap<String, u64> = HashMap::new();
     let (mut ack_n, mut ack_s, mut res_n, mut res_s) = (0i64, 0i64, 0i64, 0i64);
     for (hour, counters) in hours {
         let point = series.entry(floor(*hour)).or_insert((0, 0));
-        for (name, value) in counters {
+        // Sources are kept per category only, so only the category filter applies.
+        for (category, top) in &counters.sources {
+            if filter.categories.is_empty() || filter.categories.contains(category) {
+                for v in top.ranked() {
+                    *sources.entry(v.value).or_default() += v.count;
+                }
+            }
+        }
+        for (name, value) in &counters.counts {
             let Some(c) = parse_name(name) else { continue };
             if !filter.matches(c.category, c.severity, c.status) {
                 continue;
@@ -124,11 +137,6 @@ pub fn build_report(
                 "o" => {
                     report.occurrences += value;
                     point.1 += value;
-                }
-                "src" => {
-                    if let Some(ip) = c.source_ip {
-                        *sources.entry(ip.to_owned()).or_default() += value;
-                    }
                 }
                 "ackn" => ack_n += value,
                 "acks" => ack_s += value,
@@ -148,10 +156,9 @@ pub fn build_report(
         .collect();
     let mut sources: Vec<SourceCount> = sources
         .into_iter()
-        .filter(|(_, n)| *n > 0)
-        .map(|(ip, alerts)| SourceCount { ip, alerts })
+        .map(|(ip, occurrences)| SourceCount { ip, occurrences })
         .collect();
-    sources.sort_by(|a, b| b.alerts.cmp(&a.alerts).then(a.ip.cmp(&b.ip)));
+    sources.sort_by(|a, b| b.occurrences.cmp(&a.occurrences).then(a.ip.cmp(&b.ip)));
     sources.truncate(TOP_SOURCES);
     report.top_sources = sources;
     report.mtta_seconds = (ack_n > 0).then(|| ack_s as f64 / ack_n as f64);

@@ -7,16 +7,50 @@
 //! store applies `contribution(new) - contribution(old)` atomically with the write
 //! itself (a DynamoDB transaction; one lock in the embedded store), so the counters
 //! always equal a recount of the alerts.
+//!
+//! Per-source figures are not counters: one counter per source IP would make an
+//! hour's item grow with the attack. Each hour keeps, per category, a bounded
+//! [`TopValues`] of the sources its detections saw (occurrences per source IP); it is
+//! approximate by nature, and is the only approximate part of a report.
 
-use crate::domain::{Alert, AlertStatus, Category, HistoryAction, Severity};
+use crate::domain::{Alert, AlertStatus, Category, Severity, sketch::TopValues};
 use chrono::{DateTime, Timelike, Utc};
 use std::collections::BTreeMap;
 
 /// Counter name → value. Names: `n|cell` alerts, `o|cell` occurrences (sum of counts),
-/// `src|cell|ip` alerts per source IP, `ackn|cell`/`acks|cell` alerts acknowledged and
-/// seconds to their first acknowledgement, `resn|cell`/`ress|cell` the same for the
-/// first resolution (resolved or false positive).
+/// `ackn|cell`/`acks|cell` alerts acknowledged and seconds to their first
+/// acknowledgement, `resn|cell`/`ress|cell` the same for the first resolution
+/// (resolved or false positive).
 pub type Counters = BTreeMap<String, i64>;
+
+/// What a report reads of one hour: exact counters, and the top sources per category.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Hour {
+    pub counts: Counters,
+    pub sources: BTreeMap<Category, TopValues>,
+}
+
+impl Hour {
+    /// Adds another part of the same hour (another shard, or a write's delta).
+    pub fn merge(&mut self, other: &Hour) {
+        for (name, value) in &other.counts {
+            *self.counts.entry(name.clone()).or_insert(0) += value;
+        }
+        for (category, top) in &other.sources {
+            self.sources.entry(*category).or_default().merge(top);
+        }
+    }
+}
+
+/// The sources a detection adds to its alert's hour: the group's own top sources
+/// (`sources` of the newly seen threats, not of the whole alert).
+pub fn sources_seen(seen: &Alert) -> (Category, TopValues) {
+    let mut top = TopValues::default();
+    for v in seen.sources.top() {
+        top.add(&v.value, v.count);
+    }
+    (seen.category, top)
+}
 
 /// The hour an alert's counters live in.
 pub fn bucket_of(created_at: DateTime<Utc>) -> DateTime<Utc> {
@@ -36,43 +70,20 @@ fn cell(alert: &Alert) -> String {
     format!("{}|{}|{}", alert.category, alert.severity, alert.status)
 }
 
-/// Seconds from creation to the first history entry moving to one of `statuses`.
-fn first_time_to(alert: &Alert, statuses: &[AlertStatus]) -> Option<i64> {
-    alert
-        .history
-        .iter()
-        .find(|h| {
-            h.action == HistoryAction::Status
-                && h.to
-                    .as_deref()
-                    .and_then(|s| s.parse::<AlertStatus>().ok())
-                    .is_some_and(|s| statuses.contains(&s))
-        })
-        .map(|h| (h.at - alert.created_at).num_seconds().max(0))
-}
-
 /// Everything one alert adds to its hour's counters.
 pub fn contribution(alert: &Alert) -> Counters {
     let cell = cell(alert);
     let mut c = Counters::new();
     c.insert(format!("n|{cell}"), 1);
     c.insert(format!("o|{cell}"), alert.count as i64);
-    if let Some(ip) = alert.source.as_ref().and_then(|s| s.ip) {
-        c.insert(format!("src|{cell}|{ip}"), 1);
-    }
-    let acknowledged = [
-        AlertStatus::Acknowledged,
-        AlertStatus::Investigating,
-        AlertStatus::Resolved,
-        AlertStatus::FalsePositive,
-    ];
-    if let Some(secs) = first_time_to(alert, &acknowledged) {
+    let since_created = |t: DateTime<Utc>| (t - alert.created_at).num_seconds().max(0);
+    if let Some(at) = alert.acknowledged_at {
         c.insert(format!("ackn|{cell}"), 1);
-        c.insert(format!("acks|{cell}"), secs);
+        c.insert(format!("acks|{cell}"), since_created(at));
     }
-    if let Some(secs) = first_time_to(alert, &[AlertStatus::Resolved, AlertStatus::FalsePositive]) {
+    if let Some(at) = alert.resolved_at {
         c.insert(format!("resn|{cell}"), 1);
-        c.insert(format!("ress|{cell}"), secs);
+        c.insert(format!("ress|{cell}"), since_created(at));
     }
     c
 }
@@ -96,21 +107,21 @@ pub struct CounterName<'a> {
     pub category: Category,
     pub severity: Severity,
     pub status: AlertStatus,
-    pub source_ip: Option<&'a str>,
 }
 
 pub fn parse_name(name: &str) -> Option<CounterName<'_>> {
-    let mut parts = name.splitn(5, '|');
+    let mut parts = name.split('|');
     let kind = parts.next()?;
     let category = parts.next()?.parse().ok()?;
     let severity = parts.next()?.parse().ok()?;
     let status = parts.next()?.parse().ok()?;
-    let source_ip = parts.next();
+    if parts.next().is_some() {
+        return None;
+    }
     Some(CounterName {
         kind,
         category,
         severity,
         status,
-        source_ip,
     })
 }

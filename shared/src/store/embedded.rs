@@ -1,11 +1,12 @@
 //! In-process stores. Each method takes its lock once, so every write is atomic, just
 //! as the conditional writes of the DynamoDB store are.
 
-use super::counters::{Counters, bucket_of, delta};
+use super::counters::{Hour, bucket_of, delta, sources_seen};
 use super::{
-    AlertPage, AlertQuery, AlertStore, Detection, FailedLogins, StoreError, StoredChange, UserStore,
+    AlertPage, AlertQuery, AlertStore, Detection, FailedLogins, HistoryPage, StoreError,
+    StoredChange, UserStore,
 };
-use crate::domain::{Alert, AlertId, User, Username};
+use crate::domain::{Alert, AlertId, HistoryEntry, User, Username};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::{
@@ -143,15 +144,69 @@ struct AlertState {
     /// dedup key -> the alert that repeats of it aggregate into
     dedup: HashMap<String, AlertId>,
     /// hour bucket -> report counters, kept under the same lock as the alerts
-    counters: BTreeMap<DateTime<Utc>, Counters>,
+    counters: BTreeMap<DateTime<Utc>, Hour>,
+    /// history entries moved off their alert by its bound, oldest first
+    archived: HashMap<AlertId, Vec<HistoryEntry>>,
 }
 
 impl AlertState {
     fn count(&mut self, old: Option<&Alert>, new: &Alert) {
         let bucket = self.counters.entry(bucket_of(new.created_at)).or_default();
         for (name, value) in delta(old, new) {
-            *bucket.entry(name).or_insert(0) += value;
+            *bucket.counts.entry(name).or_insert(0) += value;
         }
+    }
+
+    /// Adds the sources `seen` brought to `alert`'s hour.
+    fn count_sources(&mut self, alert: &Alert, seen: &Alert) {
+        let bucket = self
+            .counters
+            .entry(bucket_of(alert.created_at))
+            .or_default();
+        let (category, top) = sources_seen(seen);
+        bucket.sources.entry(category).or_default().merge(&top);
+    }
+
+    fn record_detection(
+        &mut self,
+        candidate: &Alert,
+        window: Duration,
+    ) -> Result<(Option<Alert>, Detection), StoreError> {
+        let existing = self
+            .dedup
+            .get(&candidate.dedup_key)
+            .and_then(|id| self.alerts.get(id))
+            .filter(|existing| existing.absorbs(candidate, window))
+            .map(|existing| existing.id);
+        if let Some(id) = existing {
+            let stored = self.alerts.get_mut(&id).expect("looked up above");
+            let old = stored.clone();
+            stored.absorb(candidate, Utc::now());
+            let new = stored.clone();
+            self.count(Some(&old), &new);
+            self.count_sources(&new, candidate);
+            return Ok((
+                Some(old),
+                Detection {
+                    alert: new,
+                    created: false,
+                },
+            ));
+        }
+        if self.alerts.contains_key(&candidate.id) {
+            return Err(StoreError::AlreadyExists);
+        }
+        self.alerts.insert(candidate.id, candidate.clone());
+        self.dedup.insert(candidate.dedup_key.clone(), candidate.id);
+        self.count(None, candidate);
+        self.count_sources(candidate, candidate);
+        Ok((
+            None,
+            Detection {
+                alert: candidate.clone(),
+                created: true,
+            },
+        ))
     }
 }
 
@@ -164,6 +219,7 @@ impl AlertStore for EmbeddedAlertStore {
         }
         state.alerts.insert(alert.id, alert.clone());
         state.count(None, alert);
+        state.count_sources(alert, alert);
         self.emit(None, alert);
         Ok(())
     }
@@ -188,62 +244,55 @@ impl AlertStore for EmbeddedAlertStore {
             return Err(StoreError::VersionConflict);
         }
         let old = stored.clone();
-        stored.status = alert.status;
-        stored.assignee = alert.assignee.clone();
-        stored.history = alert.history.clone();
-        stored.severity = alert.severity;
-        stored.updated_at = alert.updated_at;
-        stored.version = alert.version;
+        stored.take_workflow(alert);
+        let archived = stored.archive_history();
         let new = stored.clone();
+        state.archived.entry(alert.id).or_default().extend(archived);
         state.count(Some(&old), &new);
         self.emit(Some(old), &new);
         Ok(())
     }
 
-    async fn record_detection(
+    async fn record_detections(
         &self,
-        candidate: &Alert,
+        candidates: &[Alert],
         window: Duration,
-    ) -> Result<Detection, StoreError> {
-        let mut state = self.state.write().map_err(poisoned)?;
-        let existing = state
-            .dedup
-            .get(&candidate.dedup_key)
-            .and_then(|id| state.alerts.get(id))
-            .filter(|existing| existing.absorbs(candidate, window))
-            .map(|existing| existing.id);
-        if let Some(id) = existing {
-            let stored = state.alerts.get_mut(&id).expect("looked up above");
-            let old = stored.clone();
-            stored.absorb(candidate, Utc::now());
-            let new = stored.clone();
-            state.count(Some(&old), &new);
-            self.emit(Some(old), &new);
-            return Ok(Detection {
-                alert: new,
-                created: false,
-            });
-        }
-        if state.alerts.contains_key(&candidate.id) {
-            return Err(StoreError::AlreadyExists);
-        }
-        state.alerts.insert(candidate.id, candidate.clone());
-        state
-            .dedup
-            .insert(candidate.dedup_key.clone(), candidate.id);
-        state.count(None, candidate);
-        self.emit(None, candidate);
-        Ok(Detection {
-            alert: candidate.clone(),
-            created: true,
-        })
+    ) -> Vec<Result<Detection, StoreError>> {
+        let mut state = match self.state.write() {
+            Ok(state) => state,
+            Err(_) => return candidates.iter().map(|_| Err(poisoned(()))).collect(),
+        };
+        candidates
+            .iter()
+            .map(|candidate| {
+                let (old, detection) = state.record_detection(candidate, window)?;
+                self.emit(old, &detection.alert);
+                Ok(detection)
+            })
+            .collect()
+    }
+
+    async fn history(
+        &self,
+        id: AlertId,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Option<HistoryPage>, StoreError> {
+        let state = self.state.read().map_err(poisoned)?;
+        let Some(alert) = state.alerts.get(&id) else {
+            return Ok(None);
+        };
+        let archived = state.archived.get(&id).cloned().unwrap_or_default();
+        Ok(Some(HistoryPage::assemble(
+            alert, archived, from_seq, limit,
+        )))
     }
 
     async fn counters(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<Vec<(DateTime<Utc>, Counters)>, StoreError> {
+    ) -> Result<Vec<(DateTime<Utc>, Hour)>, StoreError> {
         let state = self.state.read().map_err(poisoned)?;
         Ok(state
             .counters

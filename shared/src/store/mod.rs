@@ -11,7 +11,7 @@ pub use query::{AlertPage, AlertQuery};
 
 use crate::{
     config::StoreConfig,
-    domain::{Alert, AlertId, User, Username},
+    domain::{Alert, AlertId, HistoryEntry, User, Username},
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -77,13 +77,14 @@ pub trait AlertStore: Send + Sync {
     /// Adds a new alert; [`StoreError::AlreadyExists`] if the id is taken.
     async fn create(&self, alert: &Alert) -> Result<(), StoreError>;
     async fn get(&self, id: AlertId) -> Result<Option<Alert>, StoreError>;
-    /// Writes the workflow fields of `alert` (status, assignee, history, severity,
-    /// `updated_at`, `version`) only if the stored version is `alert.version - 1`:
-    /// [`StoreError::VersionConflict`] otherwise, [`StoreError::NotFound`] if missing.
+    /// Writes the workflow fields of `alert` ([`Alert::take_workflow`]) only if the
+    /// stored version is `alert.version - 1`: [`StoreError::VersionConflict`]
+    /// otherwise, [`StoreError::NotFound`] if missing. History beyond the alert's
+    /// bound ([`Alert::archive_history`]) moves to history items in the same write.
     ///
-    /// Counters (`count`, `last_seen`, `score`) are left alone: detections keep
-    /// aggregating into an alert while an analyst works on it, and neither side has
-    /// to retry because of the other.
+    /// Detection fields (`count`, `last_seen`, `severity`, `score`, summaries) are
+    /// left alone: detections keep aggregating into an alert while an analyst works on
+    /// it, and neither side has to retry because of the other.
     async fn update(&self, alert: &Alert) -> Result<(), StoreError>;
     /// Records a detected threat: when an open alert with the same dedup key was last
     /// seen within `window` of `candidate.last_seen`, adds `candidate.count` to it
@@ -94,7 +95,30 @@ pub trait AlertStore: Send + Sync {
         &self,
         candidate: &Alert,
         window: Duration,
-    ) -> Result<Detection, StoreError>;
+    ) -> Result<Detection, StoreError> {
+        self.record_detections(std::slice::from_ref(candidate), window)
+            .await
+            .pop()
+            .unwrap_or(Err(StoreError::Other(
+                "no outcome for the detection".into(),
+            )))
+    }
+    /// [`AlertStore::record_detection`] for many candidates with distinct dedup keys
+    /// (a predict batch's groups): an outcome per candidate, in order. Each candidate
+    /// is stored whole or not at all; the store batches and parallelises the writes.
+    async fn record_detections(
+        &self,
+        candidates: &[Alert],
+        window: Duration,
+    ) -> Vec<Result<Detection, StoreError>>;
+    /// An alert's history, oldest first, from entry `from_seq` on, at most `limit`
+    /// entries; `None` when there is no such alert.
+    async fn history(
+        &self,
+        id: AlertId,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Option<HistoryPage>, StoreError>;
     /// Newest first, filtered, one page at a time. Never a table scan.
     async fn list(&self, query: &AlertQuery) -> Result<AlertPage, StoreError>;
     /// The report counters of each hour from `from` to `to` (hour buckets, inclusive)
@@ -103,7 +127,44 @@ pub trait AlertStore: Send + Sync {
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<Vec<(DateTime<Utc>, counters::Counters)>, StoreError>;
+    ) -> Result<Vec<(DateTime<Utc>, counters::Hour)>, StoreError>;
+}
+
+/// One page of an alert's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryPage {
+    pub entries: Vec<HistoryEntry>,
+    /// The seq to ask for next, when there are more entries.
+    pub next: Option<u64>,
+    /// How many entries the alert has in all.
+    pub total: u64,
+}
+
+impl HistoryPage {
+    /// The page of `alert`'s history from `from_seq`, given the archived entries
+    /// the store read for it (those before the alert's first kept entry).
+    pub fn assemble(
+        alert: &Alert,
+        archived: Vec<HistoryEntry>,
+        from_seq: u64,
+        limit: usize,
+    ) -> Self {
+        let from_seq = from_seq.max(1);
+        let mut entries: Vec<HistoryEntry> = archived
+            .into_iter()
+            .chain(alert.history.iter().cloned())
+            .filter(|e| e.seq >= from_seq)
+            .collect();
+        entries.sort_by_key(|e| e.seq);
+        entries.dedup_by_key(|e| e.seq);
+        entries.truncate(limit);
+        let last = entries.last().map_or(from_seq.saturating_sub(1), |e| e.seq);
+        Self {
+            entries,
+            next: (last < alert.history_total).then_some(last + 1),
+            total: alert.history_total,
+        }
+    }
 }
 
 /// The outcome of [`AlertStore::record_detection`].

@@ -2,6 +2,7 @@
 //! modules that need an optional capability compile only with its feature; `make test`
 //! builds the whole workspace, which turns both on.
 
+mod attack;
 #[cfg(feature = "detect")]
 mod golden;
 #[cfg(feature = "notify")]

@@ -8,7 +8,7 @@ use chrono::Utc;
 use serde_json::Value;
 use vigil::{
     config::TableNames,
-    domain::{Alert, AlertId, AlertStatus, Category, Severity},
+    domain::{Alert, AlertStatus, Category, Severity, Threat},
     notify::{
         Notification, PublishError, Publisher, RecordingPublisher, SnsPublisher, handle_stream,
         stream_record_from_sdk,
@@ -21,17 +21,10 @@ use vigil_testkit::{
 };
 
 fn alert(severity: Severity) -> Alert {
-    let now = Utc::now();
-    Alert {
-        id: AlertId::new(),
-        created_at: now,
-        updated_at: now,
-        last_seen: now,
+    let threat = Threat {
         category: Category::Dos,
         severity,
         score: Some(0.97),
-        status: AlertStatus::Open,
-        assignee: None,
         source: None,
         destination: None,
         protocol: Some("tcp".into()),
@@ -39,11 +32,11 @@ fn alert(severity: Severity) -> Alert {
         sensor: Some("edge-1".into()),
         summary: Some("synthetic".into()),
         model: None,
-        dedup_key: format!("dos|edge-1|{}", AlertId::new()),
-        count: 1,
-        history: vec![],
-        version: 1,
-    }
+        seen_at: Utc::now(),
+    };
+    let mut alert = Alert::open(threat, "edge-1", Utc::now());
+    alert.dedup_key = format!("dos|edge-1|{}", alert.id);
+    alert
 }
 
 /// Reads every record in the table's stream so far, as Lambda would deliver them.

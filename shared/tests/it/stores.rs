@@ -5,7 +5,9 @@
 use chrono::{DateTime, Duration as TimeDelta, TimeZone, Utc};
 use std::{net::IpAddr, sync::Arc, time::Duration};
 use vigil::{
-    domain::{Alert, AlertId, AlertStatus, Category, Endpoint, Role, Severity, User, Username},
+    domain::{
+        Alert, AlertId, AlertStatus, Category, Endpoint, Role, Severity, Threat, User, Username,
+    },
     store::{
         AlertQuery, Detection, StoreError, Stores,
         dynamodb::{DynamoAlertStore, DynamoUserStore, create_tables},
@@ -181,19 +183,12 @@ async fn failed_logins_count_inside_a_window_and_restart_after_it(stores: Stores
     );
 }
 
-/// An alert created at `at`, with an id from that instant.
+/// An alert opened at `at`, with an id from that instant.
 fn alert_at(at: DateTime<Utc>, category: Category, severity: Severity) -> Alert {
-    let id = AlertId::from_parts(at.timestamp_millis() as u64, rand_bits());
-    Alert {
-        id,
-        created_at: at,
-        updated_at: at,
-        last_seen: at,
+    let threat = Threat {
         category,
         severity,
         score: Some(0.9),
-        status: AlertStatus::Open,
-        assignee: None,
         source: Some(Endpoint {
             ip: Some("10.0.0.5".parse().unwrap()),
             port: Some(4431),
@@ -207,11 +202,11 @@ fn alert_at(at: DateTime<Utc>, category: Category, severity: Severity) -> Alert 
         sensor: Some("edge-1".into()),
         summary: Some("synthetic".into()),
         model: None,
-        dedup_key: format!("{category}|edge-1|10.0.0.5|10.0.0.9|80|http"),
-        count: 1,
-        history: vec![],
-        version: 1,
-    }
+        seen_at: at,
+    };
+    let mut alert = Alert::open(threat, "edge-1", at);
+    alert.id = AlertId::from_parts(at.timestamp_millis() as u64, rand_bits());
+    alert
 }
 
 fn rand_bits() -> u128 {
@@ -650,7 +645,8 @@ async fn report_counters_equal_a_recount(stores: Stores) {
     }
     let stored: BTreeMap<DateTime<Utc>, Counters> = stored
         .into_iter()
-        .map(|(b, mut c)| {
+        .map(|(b, hour)| {
+            let mut c = hour.counts;
             c.retain(|_, v| *v != 0);
             (b, c)
         })

@@ -4,11 +4,13 @@ use crate::common::{TestApp, fields, problem};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 
+/// A threat from `source` to a host of its own (172.x for 10.x), so that threats from
+/// different sources are different attacks whatever their category groups by.
 fn threat(source: &str, category: &str, severity: &str) -> Value {
     json!({
         "category": category, "severity": severity, "score": 0.93,
         "source": {"ip": source, "port": 4431},
-        "destination": {"ip": "10.0.0.9", "port": 80},
+        "destination": {"ip": source.replacen("10.", "172.", 1), "port": 80},
         "protocol": "tcp", "service": "http", "sensor": "edge-1",
         "summary": "synthetic test threat"
     })
@@ -397,4 +399,54 @@ async fn bulk_resolves_with_a_result_per_id() {
     )
     .await;
     assert_eq!(fields(&body), ["ids"]);
+}
+
+#[tokio::test]
+async fn a_long_worked_alert_stays_small_and_its_whole_history_pages() {
+    let app = TestApp::spawn().await;
+    let analyst = app.user_token("ana", "analyst").await;
+    let alert = created(&app, &analyst, threat("10.0.0.5", "r2l", "high")).await;
+    let id = alert["id"].as_str().unwrap();
+    let note = "n".repeat(2000);
+
+    for version in 1..=80 {
+        let response = app
+            .update_alert(&analyst, id, json!({"version": version, "note": note}))
+            .await;
+        assert_eq!(response.status(), 200, "note {version}");
+    }
+
+    let alert: Value = app.get_alert(&analyst, id).await.json().await.unwrap();
+    assert_eq!(alert["history_total"], 81);
+    let kept = alert["history"].as_array().unwrap();
+    assert!(kept.len() < 50 && !kept.is_empty(), "{} kept", kept.len());
+    assert_eq!(kept.last().unwrap()["seq"], 81);
+
+    let mut seqs = Vec::new();
+    let mut query = "limit=30".to_owned();
+    loop {
+        let page: Value = app
+            .alert_history(&analyst, id, &query)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(page["total"], 81);
+        seqs.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["seq"].as_u64().unwrap()),
+        );
+        match page["next_from"].as_u64() {
+            Some(next) => query = format!("limit=30&from={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seqs, (1..=81).collect::<Vec<u64>>());
+    assert_eq!(
+        fields(&problem(app.alert_history(&analyst, id, "limit=0").await, 400).await),
+        ["limit"]
+    );
 }

@@ -214,6 +214,15 @@ impl TestApp {
             .unwrap()
     }
 
+    pub async fn alert_history(&self, token: &str, id: &str, query: &str) -> Response {
+        self.client
+            .get(self.url(&format!("/alerts/{id}/history?{query}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn update_alert(&self, token: &str, id: &str, body: Value) -> Response {
         self.client
             .put(self.url(&format!("/alerts/{id}")))

@@ -2,7 +2,7 @@
 
 use crate::common::{TestApp, fields, problem};
 use serde_json::{Value, json};
-use vigil_testkit::records::{csv_line, syn_flood, web_browsing, with_context};
+use vigil_testkit::records::{csv_line, port_scan, syn_flood, web_browsing, with_context};
 
 fn flood_from(ip: &str) -> Value {
     with_context(
@@ -286,4 +286,87 @@ async fn a_json_media_type_with_a_suffix_is_read_as_json_like_every_json_body() 
         .await;
 
     assert_eq!(response.status(), 200);
+}
+
+/// Source number `i` of a flood, as an IPv4 address in 198.18.0.0/15.
+fn source(i: usize) -> String {
+    std::net::Ipv4Addr::from(0xc612_0000u32 + i as u32).to_string()
+}
+
+#[tokio::test]
+async fn a_flood_from_hundreds_of_sources_is_one_alert_that_summarises_them() {
+    let app = TestApp::spawn().await;
+    let sensor = app.user_token("edge-1", "sensor").await;
+
+    let mut summaries = Vec::new();
+    for batch in 0..3 {
+        let records: Vec<Value> = (0..300)
+            .map(|i| flood_from(&source(batch * 300 + i)))
+            .collect();
+        let body: Value = app
+            .predict_json(&sensor, json!({ "records": records }))
+            .await
+            .json()
+            .await
+            .unwrap();
+        summaries.push(body["summary"].clone());
+    }
+
+    assert_eq!(summaries[0]["alerts_created"], 1, "{summaries:?}");
+    assert_eq!(summaries[1]["alerts_updated"], 1, "{summaries:?}");
+    assert_eq!(summaries[2]["alerts_updated"], 1, "{summaries:?}");
+    let alerts: Value = app.list_alerts(&sensor, "").await.json().await.unwrap();
+    let items = alerts["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "one attack, one alert: {alerts}");
+    let alert = &items[0];
+    assert_eq!(alert["count"], 900);
+    let distinct = alert["sources"]["distinct"].as_f64().unwrap();
+    assert!(
+        (distinct - 900.0).abs() <= 18.0,
+        "sources.distinct {distinct}"
+    );
+    assert!(alert["sources"]["top"].as_array().unwrap().len() <= 20);
+    assert!(
+        alert.get("targets").is_none(),
+        "a flood is grouped by target"
+    );
+}
+
+#[tokio::test]
+async fn a_scan_of_a_thousand_ports_is_one_alert() {
+    let app = TestApp::spawn().await;
+    let sensor = app.user_token("edge-1", "sensor").await;
+    let records: Vec<Value> = (0..1000)
+        .map(|port| {
+            with_context(
+                port_scan(),
+                json!({"src_ip": "203.0.113.66", "dst_ip": "10.0.0.9", "dst_port": port + 1}),
+            )
+        })
+        .collect();
+
+    let body: Value = app
+        .predict_json(&sensor, json!({ "records": records }))
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(body["summary"]["threats"], 1000, "{}", body["summary"]);
+    assert_eq!(body["summary"]["alerts_created"], 1);
+    let alert: Value = app
+        .get_alert(
+            &sensor,
+            body["predictions"][0]["alert_id"].as_str().unwrap(),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(alert["category"], "probe");
+    assert_eq!(alert["count"], 1000);
+    assert_eq!(alert["sources"]["distinct"], 1);
+    assert_eq!(alert["targets"]["distinct"], 1);
+    let ports = alert["ports"]["distinct"].as_f64().unwrap();
+    assert!((ports - 1000.0).abs() <= 20.0, "ports.distinct {ports}");
 }

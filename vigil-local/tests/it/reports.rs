@@ -41,7 +41,7 @@ async fn a_report_counts_what_was_created_and_changed() {
     assert_eq!(report["by_status"]["open"], 2);
     assert_eq!(
         report["top_sources"][0],
-        json!({"ip": "10.0.0.1", "alerts": 1})
+        json!({"ip": "10.0.0.1", "occurrences": 2})
     );
     assert!(report["mtta_seconds"].as_f64().is_some());
     assert!(report["mttr_seconds"].as_f64().is_some());

@@ -1,0 +1,193 @@
+//! Listing alerts: which index answers a query, and reading it newest first.
+
+use super::{DynamoAlertStore, Item, ItemKind, items::alert_from, s, sdk_error};
+use crate::{
+    domain::{Alert, Severity},
+    store::{AlertPage, AlertQuery, StoreError},
+};
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+
+impl DynamoAlertStore {
+    /// Reads up to `limit` matching alerts from one index partition, newest first.
+    /// Returns them and whether the partition may hold more.
+    async fn query_partition(
+        &self,
+        plan: &ListPlan<'_>,
+        partition: &str,
+    ) -> Result<(Vec<Alert>, bool), StoreError> {
+        let (lower, upper) = plan.query.id_range();
+        let mut found = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(plan.index)
+                .key_condition_expression("#pkey = :pkey AND #id BETWEEN :lower AND :upper")
+                .expression_attribute_names("#pkey", plan.key_attribute)
+                .expression_attribute_names("#id", "id")
+                .expression_attribute_values(":pkey", s(partition))
+                .expression_attribute_values(":lower", s(lower.to_string()))
+                .expression_attribute_values(":upper", s(upper.to_string()))
+                .scan_index_forward(false)
+                // Filters drop items after the read, so read a little more than asked.
+                .limit((plan.query.limit as i32 + 1).max(25))
+                .set_exclusive_start_key(start.take());
+            if let Some((expression, names, values)) = &plan.filter {
+                request = request
+                    .filter_expression(expression)
+                    .set_expression_attribute_names(Some({
+                        let mut all = names.clone();
+                        all.insert("#pkey".into(), plan.key_attribute.into());
+                        all.insert("#id".into(), "id".into());
+                        all
+                    }))
+                    .set_expression_attribute_values(Some({
+                        let mut all = values.clone();
+                        all.insert(":pkey".into(), s(partition));
+                        all.insert(":lower".into(), s(lower.to_string()));
+                        all.insert(":upper".into(), s(upper.to_string()));
+                        all
+                    }));
+            }
+            let out = request.send().await.map_err(sdk_error)?;
+            for item in out.items.unwrap_or_default() {
+                let alert = alert_from(item)?;
+                // The filter expression already did this; checking again keeps the two
+                // stores' semantics identical by construction.
+                if plan.query.matches(&alert) {
+                    found.push(alert);
+                }
+            }
+            let more = matches!(&out.last_evaluated_key, Some(k) if !k.is_empty());
+            if found.len() > plan.query.limit || !more {
+                return Ok((found, more));
+            }
+            start = out.last_evaluated_key;
+        }
+    }
+
+    pub(super) async fn list_alerts(&self, query: &AlertQuery) -> Result<AlertPage, StoreError> {
+        let (lower, upper) = query.id_range();
+        if lower > upper || query.limit == 0 {
+            return Ok(AlertPage {
+                items: Vec::new(),
+                next: None,
+            });
+        }
+        let plan = ListPlan::new(query);
+        // Every index partition is sorted by id, so the newest `limit` alerts overall
+        // are among the newest `limit` of each partition: merge and cut.
+        let mut merged = Vec::new();
+        let mut more = false;
+        for partition in &plan.partitions {
+            let (items, partition_has_more) = self.query_partition(&plan, partition).await?;
+            more |= partition_has_more;
+            merged.extend(items);
+        }
+        merged.sort_by_key(|a| std::cmp::Reverse(a.id));
+        more |= merged.len() > query.limit;
+        merged.truncate(query.limit);
+        let next = if more {
+            merged.last().map(|a| a.id)
+        } else {
+            None
+        };
+        Ok(AlertPage {
+            items: merged,
+            next,
+        })
+    }
+}
+
+type Filter = (
+    String,
+    HashMap<String, String>,
+    HashMap<String, AttributeValue>,
+);
+
+/// Which index answers a query, which partitions of it to read, and what is left to
+/// filter. The most selective given filter picks the index.
+struct ListPlan<'a> {
+    query: &'a AlertQuery,
+    index: &'static str,
+    key_attribute: &'static str,
+    partitions: Vec<String>,
+    filter: Option<Filter>,
+}
+
+impl<'a> ListPlan<'a> {
+    fn new(query: &'a AlertQuery) -> Self {
+        let (index, key_attribute, partitions): (_, _, Vec<String>) = if !query.statuses.is_empty()
+        {
+            let statuses = query.statuses.iter().map(|s| s.as_str().to_owned());
+            ("by-status", "status", statuses.collect())
+        } else if let Some(category) = query.category {
+            (
+                "by-category",
+                "category",
+                vec![category.as_str().to_owned()],
+            )
+        } else if let Some(min) = query.min_severity {
+            let severities = Severity::ALL.into_iter().filter(|s| *s >= min);
+            (
+                "by-severity",
+                "severity",
+                severities.map(|s| s.as_str().to_owned()).collect(),
+            )
+        } else {
+            ("by-kind", "kind", vec![ItemKind::Alert.as_str().to_owned()])
+        };
+
+        let mut clauses = Vec::new();
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        if key_attribute != "severity"
+            && let Some(min) = query.min_severity
+        {
+            let allowed: Vec<String> = Severity::ALL
+                .into_iter()
+                .filter(|s| *s >= min)
+                .enumerate()
+                .map(|(i, s)| {
+                    values.insert(format!(":sev{i}"), s_value(s.as_str()));
+                    format!(":sev{i}")
+                })
+                .collect();
+            names.insert("#severity".into(), "severity".into());
+            clauses.push(format!("#severity IN ({})", allowed.join(", ")));
+        }
+        if key_attribute != "category"
+            && let Some(category) = query.category
+        {
+            names.insert("#category".into(), "category".into());
+            values.insert(":category".into(), s_value(category.as_str()));
+            clauses.push("#category = :category".into());
+        }
+        if let Some(assignee) = &query.assignee {
+            names.insert("#assignee".into(), "assignee".into());
+            values.insert(":assignee".into(), s_value(assignee.as_str()));
+            clauses.push("#assignee = :assignee".into());
+        }
+        if let Some(ip) = query.source_ip {
+            names.insert("#source".into(), "source".into());
+            names.insert("#ip".into(), "ip".into());
+            values.insert(":ip".into(), s_value(&ip.to_string()));
+            clauses.push("#source.#ip = :ip".into());
+        }
+        let filter = (!clauses.is_empty()).then(|| (clauses.join(" AND "), names, values));
+        Self {
+            query,
+            index,
+            key_attribute,
+            partitions,
+            filter,
+        }
+    }
+}
+
+fn s_value(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_owned())
+}
