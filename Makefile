@@ -12,7 +12,7 @@ endif
 
 include model/Makefile.inc
 
-.PHONY: help run run-only test test-only lint fmt venv deploy-venv lock model bench sam-build clean-venv
+.PHONY: help run run-only test test-only lint fmt venv deploy-venv lock model bench bench-attack sam-build clean-venv
 
 help:
 	@echo "make run        run every route on http://127.0.0.1:3000 (embedded store; dev build)"
@@ -20,6 +20,7 @@ help:
 	@echo "make lint       cargo fmt --check and clippy -D warnings"
 	@echo "make model DATA=../shared/data/nsl-kdd/KDDTrain+.txt.gz   retrain the model"
 	@echo "make bench      criterion benchmarks (release)"
+	@echo "make bench-attack  attack-day figures over HTTP against moto (release)"
 	@echo "make lock       re-resolve the hashed Python locks from their .in files"
 	@echo "make sam-build  build every function for arm64 Lambda (slow)"
 
@@ -57,6 +58,11 @@ fmt:
 
 bench:
 	cargo bench -p vigil-shared --features detect --bench predict
+
+# Attack day over HTTP on the DynamoDB store (moto): floods, new groups, a port scan,
+# long notes. Release build; prints one line per scenario.
+bench-attack: venv
+	tools/with-moto.sh cargo bench -p vigil-local --bench attack
 
 # cargo-lambda and zig in a venv of their own, so `make test` and `make sam-build` do
 # not rebuild each other's.
