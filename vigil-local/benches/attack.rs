@@ -91,18 +91,41 @@ impl Bench {
     }
 
     async fn predict(&self, records: Vec<Value>) -> (Value, f64) {
+        self.predict_keyed(records, None).await
+    }
+
+    async fn predict_keyed(&self, records: Vec<Value>, key: Option<&str>) -> (Value, f64) {
         let started = Instant::now();
-        let response = self
+        let mut request = self
             .client
             .post(format!("{}/threat-detection/predict", self.base))
             .bearer_auth(&self.token)
-            .json(&json!({ "records": records }))
-            .send()
-            .await
-            .unwrap();
+            .json(&json!({ "records": records }));
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        let response = request.send().await.unwrap();
         assert_eq!(response.status(), 200);
         let body: Value = response.json().await.unwrap();
         (body, started.elapsed().as_secs_f64())
+    }
+
+    /// Alerts and occurrences over the last day, from the report.
+    async fn totals(&self) -> (i64, i64) {
+        let report: Value = self
+            .client
+            .get(format!("{}/reports?period=24h", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (
+            report["total"].as_i64().unwrap(),
+            report["occurrences"].as_i64().unwrap(),
+        )
     }
 
     async fn alert(&self, id: &str) -> Value {
@@ -191,10 +214,8 @@ async fn main() {
     );
 
     // 2. 10,000 distinct attacker/target pairs: 1,000 new groups a batch.
-    let mut times = Vec::new();
-    let mut pair_id = String::new();
-    for batch in 0..10u32 {
-        let records = (0..1000)
+    let pairs = |batch: u32| -> Vec<Value> {
+        (0..1000)
             .map(|i| {
                 let n = batch * 1000 + i;
                 with_context(
@@ -202,8 +223,13 @@ async fn main() {
                     json!({"src_ip": ip(0xcb00_7100, n), "dst_ip": ip(0x0a10_0000, n), "dst_port": 443, "sensor": "edge-2"}),
                 )
             })
-            .collect();
-        let (body, s) = bench.predict(records).await;
+            .collect()
+    };
+    let mut times = Vec::new();
+    let mut pair_id = String::new();
+    for batch in 0..10u32 {
+        let key = format!("pairs-{batch}");
+        let (body, s) = bench.predict_keyed(pairs(batch), Some(&key)).await;
         assert_eq!(
             body["summary"]["alerts_created"], 1000,
             "{}",
@@ -220,6 +246,15 @@ async fn main() {
         seconds(&times),
         times[0],
         times[9]
+    );
+    // A sensor that timed out resends its last batch with the same key.
+    let before = bench.totals().await;
+    let (body, s) = bench.predict_keyed(pairs(9), Some("pairs-9")).await;
+    let after = bench.totals().await;
+    println!(
+        "   resend of the last batch, same Idempotency-Key: {s:.2} s, alert ids the same: {}; \
+         report (alerts, occurrences) before {before:?}, after {after:?}",
+        body["predictions"][999]["alert_id"].as_str() == Some(pair_id.as_str()),
     );
     // Beside it: the same kind of 1,000 groups, one record_detection at a time.
     let now = chrono::Utc::now();
@@ -264,7 +299,7 @@ async fn main() {
         .services
         .stores
         .alerts
-        .record_detections(&candidates[500..], window)
+        .record_detections(&candidates[500..], window, Default::default())
         .await;
     assert!(batched.iter().all(|d| d.as_ref().is_ok_and(|d| d.created)));
     let batched = started.elapsed().as_secs_f64() * 2.0;

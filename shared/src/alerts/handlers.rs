@@ -10,14 +10,17 @@ use crate::{
         Alert, AlertId, AlertIdText, AlertStatus, Category, HistoryEntry, IpAddress, Role,
         Severity, Username,
     },
-    http::{ApiError, Caller, FieldError, JsonBody, Problem},
+    http::{
+        ApiError, Caller, FieldError, JsonBody, Problem,
+        idempotency::{self, IngestRoute, idempotent_request},
+    },
     metrics::{MetricSet, Unit},
-    store::StoreError,
+    store::{Ingest, StoreError},
 };
 use axum::{
     Json,
     extract::{Path, RawQuery, State},
-    http::{StatusCode, header},
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use chrono::Utc;
@@ -152,12 +155,15 @@ pub async fn history(
 
 /// Report a threat (sensors, analysts, admins).
 ///
-/// A repeat of an open alert's threat (same category, sensor, source, destination and
-/// service) inside the dedup window is aggregated into it: 200 with its `count` raised.
-/// A new threat is 201.
+/// A threat of an open alert's campaign (see the README's campaign grouping) inside the
+/// dedup window is aggregated into it: 200 with its `count` raised. A new threat is
+/// 201. With an `Idempotency-Key`, a resend of the same body answers the same alert and
+/// counts nothing twice; the same key with another body is 422.
 #[utoipa::path(
     post, path = "/alerts", tag = "alerts", operation_id = "create_alert",
     security(("bearer" = ["admin", "analyst", "sensor"])),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$",
+        description = "Makes a resend safe: the same key and body are stored once (kept 24 h)")),
     request_body(content = NewAlertRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "A new alert", body = Alert, headers(("Location" = String, description = "The alert's URL")),
@@ -168,25 +174,39 @@ pub async fn history(
                     request_body = json!({"version": "$response.body#/version", "note": "triaged"}))),
             )),
         (status = 200, description = "The threat repeats an open alert: that alert, counted", body = Alert),
+        (status = 422, description = "The Idempotency-Key came with another body", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 pub async fn create(
     State(state): State<AlertsState>,
     caller: Caller,
+    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Sensor, Role::Analyst, Role::Admin])?;
     let now = Utc::now();
     let mut threat = new_alert(&body, now)?;
+    // The parsed body, serialised again: a resend with other whitespace is the same.
+    let canonical = serde_json::to_vec(&body).map_err(ApiError::internal)?;
+    let request = idempotent_request(&headers, IngestRoute::CreateAlert, &caller, &canonical, "")?;
+    if let Some(request) = &request {
+        idempotency::claim(state.alerts.as_ref(), request).await?;
+    }
     // A sensor that names no sensor reports as itself.
     if threat.sensor.is_none() && caller.role == Role::Sensor {
         threat.sensor = Some(caller.username.to_string());
     }
     let candidate = Alert::open(threat, caller.username.as_str(), now);
+    let ingest = Ingest {
+        request: request.as_ref(),
+        deadline: None,
+    };
     let detection = state
         .alerts
-        .record_detection(&candidate, state.dedup_window)
-        .await?;
+        .record_detections(std::slice::from_ref(&candidate), state.dedup_window, ingest)
+        .await
+        .pop()
+        .unwrap_or(Err(StoreError::Other("no outcome for the alert".into())))?;
     let alert = detection.alert;
     let metric = if detection.created {
         "AlertsCreated"

@@ -6,10 +6,11 @@ use crate::{
     detect::contract::{CsvRecordsSchema, PredictRequestSchema},
     domain::{Alert, AlertId, AlertIdText, Endpoint, ModelRef, Role, Severity, Threat},
     http::{
-        ApiError, Authenticator, Caller, FieldError, RawBody, error_chain, media_type,
-        parse_object, reads_as_json,
+        ApiError, Authenticator, Caller, FieldError, Problem, RawBody, error_chain,
+        idempotency::{self, IngestRoute, idempotent_request},
+        media_type, parse_object, reads_as_json,
     },
-    store::{AlertStore, StoreError},
+    store::{AlertStore, Ingest, StoreError},
 };
 use axum::{
     Json, Router,
@@ -28,6 +29,11 @@ pub const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
 pub const MAX_RECORDS: usize = 10_000;
 /// A batch of bad records names at most this many problems.
 const MAX_REPORTED_ERRORS: usize = 100;
+/// How long after the request arrived a batch may start writing groups: API Gateway
+/// gives up at 29 s, so groups not started by 20 s are answered as not stored (and a
+/// resend with the same Idempotency-Key stores them) rather than written after the
+/// client has stopped listening.
+const WRITE_BUDGET: Duration = Duration::from_secs(20);
 
 #[derive(Clone)]
 pub struct PredictState {
@@ -128,13 +134,18 @@ struct Batch {
 #[utoipa::path(
     post, path = "/threat-detection/predict", tag = "predict", operation_id = "predict",
     security(("bearer" = ["admin", "analyst", "sensor"])),
-    params(("store" = Option<bool>, Query, description = "false: score only, record no alerts")),
+    params(
+        ("store" = Option<bool>, Query, description = "false: score only, record no alerts"),
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$",
+            description = "Makes a resend safe: groups the first request stored are answered from it, the rest written, nothing counted twice (kept 24 h)"),
+    ),
     request_body(content(
         (PredictRequestSchema = "application/json"),
         (CsvRecordsSchema = "text/csv"),
     )),
     responses(
         (status = 200, description = "A prediction per record", body = PredictResponse),
+        (status = 422, description = "The Idempotency-Key came with another body", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 pub(crate) async fn predict(
@@ -156,6 +167,14 @@ pub(crate) async fn predict(
     let store_param = parse_store_param(query.as_deref())?;
     let batch = parse_batch(&headers, &body)?;
     let store = store_param.unwrap_or(true) && batch.store;
+    // Only a storing request writes anything for a key to guard.
+    let request = match store {
+        true => idempotent_request(&headers, IngestRoute::Predict, &caller, &body, "store")?,
+        false => None,
+    };
+    if let Some(request) = &request {
+        idempotency::claim(state.alerts.as_ref(), request).await?;
+    }
 
     let detector = state.detector.clone();
     let records = Arc::new(batch.records);
@@ -173,11 +192,16 @@ pub(crate) async fn predict(
     };
     let mut outcomes: HashMap<usize, Result<AlertId, &'static str>> = HashMap::new();
     if store {
+        let ingest = Ingest {
+            request: request.as_ref(),
+            deadline: Some(tokio::time::Instant::from_std(started) + WRITE_BUDGET),
+        };
         store_alerts(
             &state,
             &caller,
             &records,
             &predictions,
+            ingest,
             &mut outcomes,
             &mut summary,
         )
@@ -417,6 +441,7 @@ async fn store_alerts(
     caller: &Caller,
     records: &[ConnectionRecord],
     predictions: &[Prediction],
+    ingest: Ingest<'_>,
     outcomes: &mut HashMap<usize, Result<AlertId, &'static str>>,
     summary: &mut Summary,
 ) {
@@ -487,7 +512,7 @@ async fn store_alerts(
     let (candidates, members): (Vec<Alert>, Vec<Vec<usize>>) = groups.into_iter().unzip();
     let detections = state
         .alerts
-        .record_detections(&candidates, state.dedup_window)
+        .record_detections(&candidates, state.dedup_window, ingest)
         .await;
     for (outcome, members) in detections.into_iter().zip(members) {
         let outcome = match outcome {
@@ -502,12 +527,27 @@ async fn store_alerts(
             Err(e) => {
                 summary.alerts_failed += 1;
                 log_store_failure(&e);
-                Err("the alert could not be stored; nothing was written for it, resend the record")
+                Err(not_stored(&e))
             }
         };
         for index in members {
             outcomes.insert(index, outcome);
         }
+    }
+}
+
+/// What a record's `alert_error` says, by what is known of the write.
+fn not_stored(e: &StoreError) -> &'static str {
+    match e {
+        StoreError::OutOfTime => {
+            "not stored: the request ran out of time first; resend it with the same \
+             Idempotency-Key to store the rest without counting anything twice"
+        }
+        StoreError::OutcomeUnknown(_) => {
+            "the store did not confirm this alert: it may have been stored; resend with \
+             the same Idempotency-Key to settle it without counting it twice"
+        }
+        _ => "the alert could not be stored; nothing was written for it, resend the record",
     }
 }
 

@@ -225,6 +225,16 @@ impl From<crate::store::StoreError> for ApiError {
             StoreError::Unavailable(_) => ApiError::Unavailable(
                 "the data store did not answer; nothing was changed, please retry".into(),
             ),
+            StoreError::OutOfTime => ApiError::Unavailable(
+                "the request ran out of time before it was stored; nothing was changed, \
+                 please retry"
+                    .into(),
+            ),
+            StoreError::OutcomeUnknown(_) => ApiError::Unavailable(
+                "the data store did not confirm the change: it may have been applied; \
+                 resend with the same Idempotency-Key"
+                    .into(),
+            ),
             other => ApiError::internal(other),
         }
     }

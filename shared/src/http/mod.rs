@@ -5,6 +5,7 @@ mod body;
 mod cors;
 mod error;
 mod guard;
+pub mod idempotency;
 mod request_span;
 
 pub use body::{

@@ -3,8 +3,8 @@
 
 use super::counters::{Hour, bucket_of, delta, sources_seen};
 use super::{
-    AlertPage, AlertQuery, AlertStore, Detection, FailedLogins, HistoryPage, StoreError,
-    StoredChange, UserStore,
+    AlertPage, AlertQuery, AlertStore, Claim, Detection, FailedLogins, HistoryPage,
+    IDEMPOTENCY_TTL, IdempotentRequest, Ingest, StoreError, StoredChange, UserStore,
 };
 use crate::domain::{Alert, AlertId, HistoryEntry, User, Username};
 use async_trait::async_trait;
@@ -147,6 +147,10 @@ struct AlertState {
     counters: BTreeMap<DateTime<Utc>, Hour>,
     /// history entries moved off their alert by its bound, oldest first
     archived: HashMap<AlertId, Vec<HistoryEntry>>,
+    /// idempotency key -> (fingerprint, expiry)
+    claims: HashMap<String, (String, DateTime<Utc>)>,
+    /// (idempotency key, candidate index) -> (its alert, created, expiry)
+    markers: HashMap<(String, usize), (AlertId, bool, DateTime<Utc>)>,
 }
 
 impl AlertState {
@@ -257,19 +261,66 @@ impl AlertStore for EmbeddedAlertStore {
         &self,
         candidates: &[Alert],
         window: Duration,
+        ingest: Ingest<'_>,
     ) -> Vec<Result<Detection, StoreError>> {
         let mut state = match self.state.write() {
             Ok(state) => state,
             Err(_) => return candidates.iter().map(|_| Err(poisoned(()))).collect(),
         };
+        let now = Utc::now();
         candidates
             .iter()
-            .map(|candidate| {
+            .enumerate()
+            .map(|(i, candidate)| {
+                if ingest
+                    .deadline
+                    .is_some_and(|d| tokio::time::Instant::now() >= d)
+                {
+                    return Err(StoreError::OutOfTime);
+                }
+                let marker = ingest.request.map(|r| (r.id.clone(), i));
+                if let Some((id, created, _)) = marker
+                    .as_ref()
+                    .and_then(|m| state.markers.get(m))
+                    .filter(|(_, _, expires)| *expires > now)
+                {
+                    let alert = state.alerts.get(id).cloned().ok_or(StoreError::NotFound)?;
+                    return Ok(Detection {
+                        alert,
+                        created: *created,
+                    });
+                }
                 let (old, detection) = state.record_detection(candidate, window)?;
+                if let Some(marker) = marker {
+                    let entry = (detection.alert.id, detection.created, now + IDEMPOTENCY_TTL);
+                    state.markers.insert(marker, entry);
+                }
                 self.emit(old, &detection.alert);
                 Ok(detection)
             })
             .collect()
+    }
+
+    async fn claim(
+        &self,
+        request: &IdempotentRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Claim, StoreError> {
+        let mut state = self.state.write().map_err(poisoned)?;
+        match state.claims.get(&request.id) {
+            Some((fingerprint, expires)) if *expires > now => {
+                Ok(if *fingerprint == request.fingerprint {
+                    Claim::Resend
+                } else {
+                    Claim::Mismatch
+                })
+            }
+            _ => {
+                let claim = (request.fingerprint.clone(), now + IDEMPOTENCY_TTL);
+                state.claims.insert(request.id.clone(), claim);
+                Ok(Claim::First)
+            }
+        }
     }
 
     async fn history(

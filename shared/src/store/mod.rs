@@ -28,14 +28,55 @@ pub enum StoreError {
     /// Optimistic locking: somebody else changed the item first.
     #[error("the item was changed by someone else (version conflict)")]
     VersionConflict,
-    /// The store did not answer (throttled, timed out, unreachable): nothing was written.
+    /// The store did not answer (throttled, unreachable): nothing was written.
     #[error("the store is unavailable")]
     Unavailable(#[source] BoxError),
+    /// A write was sent but not confirmed (timed out, connection lost mid-answer): it
+    /// may have been applied. Only an idempotent resend can settle it.
+    #[error("the store did not confirm the write; it may have been applied")]
+    OutcomeUnknown(#[source] BoxError),
+    /// Not attempted: the request's time budget ran out first. Nothing was written.
+    #[error("not written: the request ran out of time")]
+    OutOfTime,
     /// A stored item could not be read back into a domain type.
     #[error("a stored item is corrupt: {0}")]
     Corrupt(String),
     #[error("the store failed")]
     Other(#[source] BoxError),
+}
+
+/// A request sent with an `Idempotency-Key`: `id` scopes the key (route, caller, key),
+/// `fingerprint` is the SHA-256 of what the request asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotentRequest {
+    pub id: String,
+    pub fingerprint: String,
+}
+
+/// How long an idempotency key (and what it stored) is kept.
+pub const IDEMPOTENCY_TTL: chrono::Duration = chrono::Duration::hours(24);
+
+/// What [`AlertStore::claim`] found for a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// The key is new: this request is its first.
+    First,
+    /// The key came before with the same request: a resend.
+    Resend,
+    /// The key came before with another request.
+    Mismatch,
+}
+
+/// How a batch of detections is written.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ingest<'a> {
+    /// Makes each candidate's write happen once under this key: the candidate at
+    /// index `i` of a resend finds what the first request stored for index `i`, and
+    /// only what was not stored yet is written.
+    pub request: Option<&'a IdempotentRequest>,
+    /// Candidates whose write has not started by then are left unwritten
+    /// ([`StoreError::OutOfTime`]).
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 /// Failed logins for one username inside the current window.
@@ -96,7 +137,7 @@ pub trait AlertStore: Send + Sync {
         candidate: &Alert,
         window: Duration,
     ) -> Result<Detection, StoreError> {
-        self.record_detections(std::slice::from_ref(candidate), window)
+        self.record_detections(std::slice::from_ref(candidate), window, Ingest::default())
             .await
             .pop()
             .unwrap_or(Err(StoreError::Other(
@@ -110,7 +151,15 @@ pub trait AlertStore: Send + Sync {
         &self,
         candidates: &[Alert],
         window: Duration,
+        ingest: Ingest<'_>,
     ) -> Vec<Result<Detection, StoreError>>;
+    /// Registers an idempotency key with its request's fingerprint (kept
+    /// [`IDEMPOTENCY_TTL`]), or says how it was used before.
+    async fn claim(
+        &self,
+        request: &IdempotentRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Claim, StoreError>;
     /// An alert's history, oldest first, from entry `from_seq` on, at most `limit`
     /// entries; `None` when there is no such alert.
     async fn history(

@@ -86,7 +86,9 @@ async fn an_attack_is_two_alerts(alerts: &dyn AlertStore) -> (Alert, Alert) {
     for batch in 0..10u32 {
         let at = t0() + TimeDelta::seconds(i64::from(batch) * 30);
         let candidate = group((0..1000).map(|i| flood(batch * 1000 + i, at)), at);
-        let outcome = alerts.record_detections(&[candidate], WINDOW).await;
+        let outcome = alerts
+            .record_detections(&[candidate], WINDOW, Default::default())
+            .await;
         let detection = outcome.into_iter().next().unwrap().unwrap();
         assert_eq!(detection.created, batch == 0, "batch {batch}");
         flood_alert = Some(detection.alert);

@@ -9,7 +9,7 @@ use vigil::{
         Alert, AlertId, AlertStatus, Category, Endpoint, Role, Severity, Threat, User, Username,
     },
     store::{
-        AlertQuery, Detection, StoreError, Stores,
+        AlertQuery, Claim, Detection, IdempotentRequest, Ingest, StoreError, Stores,
         dynamodb::{DynamoAlertStore, DynamoUserStore, create_tables},
     },
 };
@@ -62,6 +62,8 @@ conformance!(
     detections_never_aggregate_into_closed_alerts,
     workflow_updates_leave_counters_alone,
     report_counters_equal_a_recount,
+    a_resend_with_the_same_key_counts_nothing_twice,
+    a_batch_out_of_time_is_stored_by_its_resend,
 );
 
 fn name(n: &str) -> Username {
@@ -654,4 +656,118 @@ async fn report_counters_equal_a_recount(stores: Stores) {
         .collect();
     assert!(!recount.is_empty());
     assert_eq!(stored, recount);
+}
+
+fn request(key: &str, body: &str) -> IdempotentRequest {
+    IdempotentRequest {
+        id: format!("predict|edge-1|{key}"),
+        fingerprint: body.into(),
+    }
+}
+
+/// Three groups of a batch, as a resend would rebuild them: new ids, same keys.
+fn batch_groups(at: DateTime<Utc>) -> Vec<Alert> {
+    (0..3)
+        .map(|i| {
+            let mut a = alert_at(at, Category::R2l, Severity::High);
+            a.dedup_key = format!("r2l|edge-1|10.0.0.{i}|10.0.0.9|http");
+            a
+        })
+        .collect()
+}
+
+async fn a_resend_with_the_same_key_counts_nothing_twice(stores: Stores) {
+    let t0 = base_time();
+    let first = request("k1", "body-a");
+    let ingest = Ingest {
+        request: Some(&first),
+        deadline: None,
+    };
+    assert_eq!(stores.alerts.claim(&first, t0).await.unwrap(), Claim::First);
+    let stored: Vec<Detection> = stores
+        .alerts
+        .record_detections(&batch_groups(t0), WINDOW, ingest)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert!(stored.iter().all(|d| d.created));
+
+    // The resend: the same key and body, rebuilt into candidates with new ids.
+    assert_eq!(
+        stores.alerts.claim(&first, t0).await.unwrap(),
+        Claim::Resend
+    );
+    let resent: Vec<Detection> = stores
+        .alerts
+        .record_detections(&batch_groups(t0), WINDOW, ingest)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    for (a, b) in stored.iter().zip(&resent) {
+        assert_eq!(
+            b.alert.id, a.alert.id,
+            "the resend answers the stored alert"
+        );
+        assert!(b.created, "as the first request answered it");
+    }
+    for d in &stored {
+        let now = stores.alerts.get(d.alert.id).await.unwrap().unwrap();
+        assert_eq!(now.count, 1, "counted once");
+    }
+    // The same key with another body is refused; another key is new.
+    assert_eq!(
+        stores
+            .alerts
+            .claim(&request("k1", "body-b"), t0)
+            .await
+            .unwrap(),
+        Claim::Mismatch
+    );
+    assert_eq!(
+        stores
+            .alerts
+            .claim(&request("k2", "body-b"), t0)
+            .await
+            .unwrap(),
+        Claim::First
+    );
+}
+
+async fn a_batch_out_of_time_is_stored_by_its_resend(stores: Stores) {
+    let t0 = base_time();
+    let key = request("late", "body");
+    let late = Ingest {
+        request: Some(&key),
+        deadline: Some(tokio::time::Instant::now()),
+    };
+    let outcomes = stores
+        .alerts
+        .record_detections(&batch_groups(t0), WINDOW, late)
+        .await;
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, Err(StoreError::OutOfTime)))
+    );
+    let page = stores
+        .alerts
+        .list(&AlertQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(page.items.is_empty(), "nothing written");
+
+    let in_time = Ingest {
+        request: Some(&key),
+        deadline: None,
+    };
+    let outcomes = stores
+        .alerts
+        .record_detections(&batch_groups(t0), WINDOW, in_time)
+        .await;
+    assert!(outcomes.iter().all(|o| o.as_ref().is_ok_and(|d| d.created)));
 }

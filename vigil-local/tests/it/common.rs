@@ -158,6 +158,17 @@ impl TestApp {
 
     /// POST /threat-detection/predict with a query string and a content type of the
     /// test's choosing.
+    pub async fn predict_with_key(&self, token: &str, key: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url("/threat-detection/predict"))
+            .bearer_auth(token)
+            .header("idempotency-key", key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn predict_raw(
         &self,
         token: &str,

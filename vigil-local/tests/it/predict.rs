@@ -370,3 +370,37 @@ async fn a_scan_of_a_thousand_ports_is_one_alert() {
     let ports = alert["ports"]["distinct"].as_f64().unwrap();
     assert!((ports - 1000.0).abs() <= 20.0, "ports.distinct {ports}");
 }
+
+#[tokio::test]
+async fn a_resend_with_the_same_idempotency_key_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let sensor = app.user_token("edge-1", "sensor").await;
+    let batch = json!({"records": [flood_from("192.0.2.7"), flood_from("192.0.2.8")]});
+    let key = "\"batch-0001\"";
+
+    let first: Value = app
+        .predict_with_key(&sensor, key, &batch)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let resent: Value = app
+        .predict_with_key(&sensor, key, &batch)
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(first["summary"]["alerts_created"], 1);
+    assert_eq!(
+        resent["predictions"][0]["alert_id"], first["predictions"][0]["alert_id"],
+        "the stored outcome"
+    );
+    let alerts: Value = app.list_alerts(&sensor, "").await.json().await.unwrap();
+    assert_eq!(alerts["items"].as_array().unwrap().len(), 1);
+    assert_eq!(alerts["items"][0]["count"], 2, "counted once, not twice");
+
+    let other = json!({"records": [flood_from("192.0.2.9")]});
+    let refused = problem(app.predict_with_key(&sensor, key, &other).await, 422).await;
+    assert_eq!(fields(&refused), ["Idempotency-Key"]);
+}

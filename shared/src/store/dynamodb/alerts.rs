@@ -11,14 +11,15 @@ use super::{
 use crate::{
     domain::{Alert, AlertId, HistoryEntry},
     store::{
-        AlertPage, AlertQuery, AlertStore, Detection, HistoryPage, StoreError,
+        AlertPage, AlertQuery, AlertStore, Claim, Detection, HistoryPage, IdempotentRequest,
+        Ingest, StoreError,
         counters::{self, Hour, bucket_of, delta, sources_seen},
     },
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::{
     Client,
-    error::ProvideErrorMetadata,
+    error::{ProvideErrorMetadata, SdkError},
     types::{AttributeValue, Put, TransactWriteItem, Update},
 };
 use chrono::{DateTime, Utc};
@@ -42,6 +43,10 @@ impl DynamoAlertStore {
     }
 
     /// Runs a transaction (at most 100 items, as DynamoDB allows).
+    ///
+    /// Its client request token makes the SDK's own retries of it idempotent (AWS
+    /// remembers a token for 10 minutes). When no answer comes back at all, the
+    /// outcome is unknown and said so: [`StoreError::OutcomeUnknown`].
     pub(super) async fn transact(
         &self,
         items: Vec<TransactWriteItem>,
@@ -51,9 +56,13 @@ impl DynamoAlertStore {
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
+            .client_request_token(crate::domain::new_alert_id().to_string())
             .send()
             .await
         {
+            Err(e @ (SdkError::TimeoutError(_) | SdkError::ResponseError(_))) => {
+                Err(StoreError::OutcomeUnknown(Box::new(e)))
+            }
             Ok(_) => Ok(Transacted::Done),
             Err(e)
                 if matches!(
@@ -216,8 +225,17 @@ impl AlertStore for DynamoAlertStore {
         &self,
         candidates: &[Alert],
         window: Duration,
+        ingest: Ingest<'_>,
     ) -> Vec<Result<Detection, StoreError>> {
-        self.detect(candidates, window).await
+        self.detect(candidates, window, ingest).await
+    }
+
+    async fn claim(
+        &self,
+        request: &IdempotentRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Claim, StoreError> {
+        self.claim_key(request, now).await
     }
 
     async fn history(

@@ -17,13 +17,14 @@ use super::{
     alerts::Transacted,
     built,
     counters::{SHARDS, any_shard},
+    idempotency::{marker_from, marker_key},
     items::{alert_from, alert_key, item_size, pointer_key, summaries, summary_value},
     n, s,
 };
 use crate::{
     domain::{Alert, AlertId},
     store::{
-        Detection, StoreError,
+        Detection, Ingest, StoreError,
         counters::{Hour, bucket_of, delta, sources_seen},
     },
 };
@@ -32,9 +33,10 @@ use chrono::{DateTime, Utc};
 use futures::{StreamExt, future::BoxFuture};
 use std::{collections::HashMap, time::Duration};
 
-/// Candidates a transaction: two items each (alert and pointer), leaving room for
-/// counter items in DynamoDB's 100-item limit.
+/// Candidates a transaction: two items each (alert and pointer), three with an
+/// idempotency marker, leaving room for counter items in DynamoDB's 100-item limit.
 const CHUNK: usize = 48;
+const CHUNK_WITH_MARKERS: usize = 32;
 /// Transactions in flight at once for one batch.
 const CONCURRENCY: usize = 8;
 /// Optimistic rounds for a chunk before it is split.
@@ -55,7 +57,15 @@ enum Action {
     Create {
         seen: Option<AlertId>,
     },
+    /// A resend: the first request already stored this candidate.
+    Replay {
+        alert: Box<Alert>,
+        created: bool,
+    },
 }
+
+/// One candidate and its index in the request (what its idempotency marker is for).
+type Indexed<'a> = (usize, &'a Alert);
 
 /// A copy of `e` for each other candidate that shared its failed write.
 fn same_failure(e: &StoreError) -> StoreError {
@@ -77,18 +87,32 @@ impl DynamoAlertStore {
         &self,
         candidates: &[Alert],
         window: Duration,
+        ingest: Ingest<'_>,
     ) -> Vec<Result<Detection, StoreError>> {
-        let refs: Vec<&Alert> = candidates.iter().collect();
+        let indexed: Vec<Indexed<'_>> = candidates.iter().enumerate().collect();
         let first_shard = any_shard();
+        let size = if ingest.request.is_some() {
+            CHUNK_WITH_MARKERS
+        } else {
+            CHUNK
+        };
         type Written<'a> = BoxFuture<'a, (usize, Vec<Result<Detection, StoreError>>)>;
-        let writes: Vec<Written<'_>> = refs
-            .chunks(CHUNK)
+        let writes: Vec<Written<'_>> = indexed
+            .chunks(size)
             .enumerate()
             .map(|(i, chunk)| {
                 // Chunks in flight together write different shards.
                 let shard = (first_shard + i as u32) % SHARDS;
-                let write = self.write_chunk(chunk, window, shard);
-                Box::pin(async move { (i, write.await) }) as Written<'_>
+                Box::pin(async move {
+                    if ingest
+                        .deadline
+                        .is_some_and(|d| tokio::time::Instant::now() >= d)
+                    {
+                        let late = chunk.iter().map(|_| Err(StoreError::OutOfTime)).collect();
+                        return (i, late);
+                    }
+                    (i, self.write_chunk(chunk, window, shard, ingest).await)
+                }) as Written<'_>
             })
             .collect();
         let mut done: Vec<_> = futures::stream::iter(writes)
@@ -103,9 +127,10 @@ impl DynamoAlertStore {
 
     fn write_chunk<'a>(
         &'a self,
-        chunk: &'a [&'a Alert],
+        chunk: &'a [Indexed<'a>],
         window: Duration,
         shard: u32,
+        ingest: Ingest<'a>,
     ) -> BoxFuture<'a, Vec<Result<Detection, StoreError>>> {
         Box::pin(async move {
             let mut shard = shard;
@@ -117,17 +142,21 @@ impl DynamoAlertStore {
                     .await;
                     shard = any_shard();
                 }
-                let actions = match self.plan(chunk, window).await {
+                let actions = match self.plan(chunk, window, ingest).await {
                     Ok(actions) => actions,
                     Err(e) => return all_failed(chunk.len(), e),
                 };
-                let (items, detections) = match self.items_for(chunk, actions, shard).await {
+                let (items, detections) = match self.items_for(chunk, actions, shard, ingest).await
+                {
                     Ok(built) => built,
                     Err(e) => return all_failed(chunk.len(), e),
                 };
+                if items.is_empty() {
+                    return detections.into_iter().map(Ok).collect();
+                }
                 let bytes: usize = items.iter().map(transact_item_size).sum();
                 if (items.len() > 100 || bytes > MAX_TRANSACTION_BYTES) && chunk.len() > 1 {
-                    return self.split(chunk, window, shard).await;
+                    return self.split(chunk, window, shard, ingest).await;
                 }
                 match self.transact(items).await {
                     Ok(Transacted::Done) => return detections.into_iter().map(Ok).collect(),
@@ -136,7 +165,7 @@ impl DynamoAlertStore {
                 }
             }
             if chunk.len() > 1 {
-                return self.split(chunk, window, any_shard()).await;
+                return self.split(chunk, window, any_shard(), ingest).await;
             }
             vec![Err(StoreError::Unavailable(
                 "the dedup record kept changing under contention".into(),
@@ -146,44 +175,90 @@ impl DynamoAlertStore {
 
     async fn split(
         &self,
-        chunk: &[&Alert],
+        chunk: &[Indexed<'_>],
         window: Duration,
         shard: u32,
+        ingest: Ingest<'_>,
     ) -> Vec<Result<Detection, StoreError>> {
         let (left, right) = chunk.split_at(chunk.len() / 2);
-        let mut out = self.write_chunk(left, window, shard).await;
-        out.extend(self.write_chunk(right, window, (shard + 1) % SHARDS).await);
+        let mut out = self.write_chunk(left, window, shard, ingest).await;
+        out.extend(
+            self.write_chunk(right, window, (shard + 1) % SHARDS, ingest)
+                .await,
+        );
         out
     }
 
-    /// Reads the chunk's pointers and the alerts they point to, and decides for each
-    /// candidate whether an open alert absorbs it or it opens a new one.
-    async fn plan(&self, chunk: &[&Alert], window: Duration) -> Result<Vec<Action>, StoreError> {
-        let keys = chunk.iter().map(|c| pointer_key(&c.dedup_key)).collect();
+    /// Reads the chunk's pointers (and, for a keyed request, its markers) and the
+    /// alerts they point to, and decides for each candidate whether it was stored
+    /// already, an open alert absorbs it, or it opens a new one.
+    async fn plan(
+        &self,
+        chunk: &[Indexed<'_>],
+        window: Duration,
+        ingest: Ingest<'_>,
+    ) -> Result<Vec<Action>, StoreError> {
+        let now = Utc::now();
+        let mut keys: Vec<AttributeValue> = chunk
+            .iter()
+            .map(|(_, c)| pointer_key(&c.dedup_key))
+            .collect();
+        if let Some(request) = ingest.request {
+            keys.extend(chunk.iter().map(|(i, _)| marker_key(request, *i)));
+        }
         let mut pointers: HashMap<String, AlertId> = HashMap::new();
+        let mut markers: HashMap<String, (AlertId, bool)> = HashMap::new();
         for item in self.batch_get(keys).await? {
-            let pk = item.get("pk").and_then(|v| v.as_s().ok());
-            let id = item
+            let Some(pk) = item.get("pk").and_then(|v| v.as_s().ok()).cloned() else {
+                continue;
+            };
+            if pk.starts_with("IDEM#") {
+                if let Some(marker) = marker_from(&item, now) {
+                    markers.insert(pk, marker);
+                }
+            } else if let Some(id) = item
                 .get("alert_id")
                 .and_then(|v| v.as_s().ok())
-                .and_then(|id| id.parse::<AlertId>().ok());
-            if let (Some(pk), Some(id)) = (pk, id) {
-                pointers.insert(pk.clone(), id);
+                .and_then(|id| id.parse::<AlertId>().ok())
+            {
+                pointers.insert(pk, id);
             }
         }
-        let ids: Vec<AttributeValue> = pointers.values().map(|id| alert_key(*id)).collect();
+        let mut ids: Vec<AlertId> = pointers
+            .values()
+            .chain(markers.values().map(|(id, _)| id))
+            .copied()
+            .collect();
+        ids.sort();
+        ids.dedup();
         let mut alerts: HashMap<AlertId, Alert> = HashMap::new();
-        for item in self.batch_get(ids).await? {
+        for item in self
+            .batch_get(ids.into_iter().map(alert_key).collect())
+            .await?
+        {
             let alert = alert_from(item)?;
             alerts.insert(alert.id, alert);
         }
-        let now = Utc::now();
-        Ok(chunk
+        chunk
             .iter()
-            .map(|candidate| {
+            .map(|(i, candidate)| {
+                if let Some(request) = ingest.request {
+                    let key = marker_key(request, *i);
+                    if let Some((id, created)) = key.as_s().ok().and_then(|k| markers.get(k)) {
+                        let alert = alerts.get(id).cloned().ok_or_else(|| {
+                            StoreError::Corrupt(format!(
+                                "idempotency marker names a missing alert {id}"
+                            ))
+                        })?;
+                        return Ok(Action::Replay {
+                            alert: Box::new(alert),
+                            created: *created,
+                        });
+                    }
+                }
                 let key = pointer_key(&candidate.dedup_key);
                 let seen = key.as_s().ok().and_then(|k| pointers.get(k)).copied();
-                match seen.and_then(|id| alerts.get(&id)) {
+                Ok(match seen.and_then(|id| alerts.get(&id)) {
                     Some(existing) if existing.absorbs(candidate, window) => {
                         let mut merged = existing.clone();
                         merged.absorb(candidate, now);
@@ -193,26 +268,34 @@ impl DynamoAlertStore {
                         }
                     }
                     _ => Action::Create { seen },
-                }
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// The transaction for a planned chunk, and what each candidate becomes if it
     /// commits.
     async fn items_for(
         &self,
-        chunk: &[&Alert],
+        chunk: &[Indexed<'_>],
         actions: Vec<Action>,
         shard: u32,
+        ingest: Ingest<'_>,
     ) -> Result<(Vec<TransactWriteItem>, Vec<Detection>), StoreError> {
         let now = Utc::now();
         let mut items = Vec::with_capacity(chunk.len() * 2 + 1);
         let mut detections = Vec::with_capacity(chunk.len());
         let mut hours: HashMap<DateTime<Utc>, Hour> = HashMap::new();
-        for (candidate, action) in chunk.iter().zip(actions) {
+        for ((index, candidate), action) in chunk.iter().zip(actions) {
             let expires_at = n((candidate.last_seen.max(now) + DEDUP_POINTER_TTL).timestamp());
             let (old, new) = match action {
+                Action::Replay { alert, created } => {
+                    detections.push(Detection {
+                        alert: *alert,
+                        created,
+                    });
+                    continue;
+                }
                 Action::Absorb { existing, merged } => {
                     items.push(self.absorb_item(&existing, &merged)?);
                     // Every repeat moves the pointer's expiry on: a campaign that goes
@@ -260,6 +343,9 @@ impl DynamoAlertStore {
                     (None, (*candidate).clone())
                 }
             };
+            if let Some(request) = ingest.request {
+                items.push(self.put_marker(request, *index, new.id, old.is_none(), now)?);
+            }
             let (category, top) = sources_seen(candidate);
             let change = Hour {
                 counts: delta(old.as_ref(), &new),

@@ -22,6 +22,7 @@
 //!   aggregate into), `expires_at` (TTL, moved forward by every repeat). Creating an
 //!   alert and moving the pointer happen in one transaction, conditional on the
 //!   pointer being what was read. < 1 KB.
+//! - idempotency keys and markers: `IDEM#...`, see `idempotency.rs`. < 1 KB.
 //! - report counters: `pk = COUNT#<yyyy-mm-ddThh>#<shard>`, [`counters::SHARDS`] items
 //!   an hour, changed in the same transaction as the alerts they count. ≤ 8 KB.
 //!
@@ -32,6 +33,7 @@
 mod alerts;
 mod counters;
 mod detections;
+mod idempotency;
 pub mod items;
 mod list;
 mod tables;
