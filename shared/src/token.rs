@@ -49,6 +49,9 @@ pub struct Claims {
     pub exp: i64,
     pub iss: String,
     pub aud: String,
+    /// The user's token generation when it was issued (see `User::token_generation`).
+    #[serde(default)]
+    pub generation: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -105,7 +108,19 @@ impl TokenKeys {
         role: Role,
         now: DateTime<Utc>,
     ) -> Result<IssuedToken, TokenError> {
+        self.issue_generation(username, role, 0, now)
+    }
+
+    /// A token of the user's current token `generation`.
+    pub fn issue_generation(
+        &self,
+        username: &Username,
+        role: Role,
+        generation: u32,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedToken, TokenError> {
         let claims = Claims {
+            generation,
             sub: username.to_string(),
             role,
             iat: now.timestamp(),

@@ -36,6 +36,7 @@ pub async fn ensure_admin(
         role: Role::Admin,
         password_hash: hash_password(password).await?,
         disabled: false,
+        token_generation: 0,
         created_at: now,
         updated_at: now,
     };

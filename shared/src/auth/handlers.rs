@@ -3,8 +3,8 @@ use super::{
 };
 use crate::{
     domain::{Password, Role, User, Username},
-    http::{ApiError, Caller, Fields, JsonBody, Problem, Validation, parse},
-    store::StoreError,
+    http::{ApiError, Caller, ClientAddr, Fields, JsonBody, Problem, Validation, parse},
+    store::{LoginKey, StoreError},
 };
 use axum::{
     Json,
@@ -105,6 +105,7 @@ fn invalid_credentials() -> ApiError {
 )]
 pub async fn login(
     State(state): State<AuthState>,
+    ClientAddr(source): ClientAddr,
     JsonBody(body): JsonBody,
 ) -> Result<impl IntoResponse, ApiError> {
     let fields = Fields::new(&body);
@@ -131,12 +132,18 @@ pub async fn login(
         verify_password(password, None).await?;
         return Err(invalid_credentials());
     };
-    if let Some(failed) = state
+    // Counted before the password is checked: of many parallel attempts, only the
+    // first MAX_FAILED_LOGINS get as far as argon2.
+    let key = LoginKey {
+        username: username.clone(),
+        source,
+    };
+    let attempts = state
         .users
-        .failed_logins(&username, now, LOCKOUT_WINDOW)
-        .await?
-        && failed.count >= MAX_FAILED_LOGINS
-    {
+        .record_failed_login(&key, now, LOCKOUT_WINDOW)
+        .await?;
+    if attempts.count > MAX_FAILED_LOGINS {
+        let failed = attempts;
         let retry_after = (failed.window_start + LOCKOUT_WINDOW - now)
             .num_seconds()
             .max(1) as u64;
@@ -154,10 +161,10 @@ pub async fn login(
         verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     match user {
         Some(user) if verified && !user.disabled => {
-            state.users.clear_failed_logins(&username).await?;
+            state.users.clear_failed_logins(&key).await?;
             let issued = state
                 .tokens
-                .issue(&user.username, user.role, now)
+                .issue_generation(&user.username, user.role, user.token_generation, now)
                 .map_err(ApiError::internal)?;
             tracing::info!(username = %user.username, "login succeeded");
             Ok(Json(LoginResponse {
@@ -171,10 +178,7 @@ pub async fn login(
             }))
         }
         _ => {
-            state
-                .users
-                .record_failed_login(&username, now, LOCKOUT_WINDOW)
-                .await?;
+            // Already counted above.
             tracing::info!(username = %username, "login failed");
             Err(invalid_credentials())
         }
@@ -225,6 +229,7 @@ pub async fn register(
         role,
         password_hash: hash_password(password).await?,
         disabled: false,
+        token_generation: 0,
         created_at: now,
         updated_at: now,
     };
@@ -337,6 +342,10 @@ pub async fn update_user(
     }
     if let Some(role) = role {
         user.role = role;
+    }
+    // Disabling, or a new password, ends every token issued before.
+    if disabled == Some(true) || password.is_some() {
+        user.token_generation = user.token_generation.wrapping_add(1);
     }
     if let Some(disabled) = disabled {
         user.disabled = disabled;

@@ -10,6 +10,11 @@ pub struct User {
     pub role: Role,
     pub password_hash: String,
     pub disabled: bool,
+    /// The generation of the user's tokens: every token carries the one it was issued
+    /// in, and only the current one is accepted. A password change or a disable moves
+    /// it on, so every earlier token stops working at its next request.
+    #[serde(default)]
+    pub token_generation: u32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -82,6 +82,12 @@ where
             .ok_or_else(|| {
                 ApiError::Unauthorized("the user is disabled or no longer exists".into())
             })?;
+        if user.token_generation != claims.generation {
+            return Err(ApiError::Unauthorized(
+                "the token was revoked (the password changed or the user was disabled); log in again"
+                    .into(),
+            ));
+        }
         tracing::Span::current().record("user", user.username.as_str());
         Ok(Caller {
             username: user.username,

@@ -2,6 +2,7 @@
 //! parsed into fields with precise errors, the bearer guard, and request telemetry.
 
 mod body;
+mod client_addr;
 mod cors;
 mod error;
 mod guard;
@@ -11,6 +12,7 @@ mod request_span;
 pub use body::{
     Fields, JsonBody, RawBody, Validation, media_type, parse, parse_object, reads_as_json,
 };
+pub use client_addr::ClientAddr;
 pub use cors::cors_layer;
 pub use error::{ApiError, FieldError, Problem, error_chain};
 pub use guard::{Authenticator, Caller};

@@ -4,7 +4,7 @@
 use super::counters::{Hour, bucket_of, delta, sources_seen};
 use super::{
     AlertPage, AlertQuery, AlertStore, Claim, Detection, FailedLogins, HistoryPage,
-    IDEMPOTENCY_TTL, IdempotentRequest, Ingest, StoreError, StoredChange, UserStore,
+    IDEMPOTENCY_TTL, IdempotentRequest, Ingest, LoginKey, StoreError, StoredChange, UserStore,
 };
 use crate::domain::{Alert, AlertId, HistoryEntry, User, Username};
 use async_trait::async_trait;
@@ -22,7 +22,7 @@ fn poisoned<T>(_: T) -> StoreError {
 #[derive(Default)]
 pub struct EmbeddedUserStore {
     users: RwLock<BTreeMap<Username, User>>,
-    failed_logins: RwLock<HashMap<Username, FailedLogins>>,
+    failed_logins: RwLock<HashMap<LoginKey, FailedLogins>>,
 }
 
 fn window_contains(f: &FailedLogins, now: DateTime<Utc>, window: Duration) -> bool {
@@ -67,7 +67,7 @@ impl UserStore for EmbeddedUserStore {
 
     async fn failed_logins(
         &self,
-        username: &Username,
+        key: &LoginKey,
         now: DateTime<Utc>,
         window: Duration,
     ) -> Result<Option<FailedLogins>, StoreError> {
@@ -75,19 +75,19 @@ impl UserStore for EmbeddedUserStore {
             .failed_logins
             .read()
             .map_err(poisoned)?
-            .get(username)
+            .get(key)
             .filter(|f| window_contains(f, now, window))
             .copied())
     }
 
     async fn record_failed_login(
         &self,
-        username: &Username,
+        key: &LoginKey,
         now: DateTime<Utc>,
         window: Duration,
     ) -> Result<FailedLogins, StoreError> {
         let mut all = self.failed_logins.write().map_err(poisoned)?;
-        let entry = all.entry(username.clone()).or_insert(FailedLogins {
+        let entry = all.entry(key.clone()).or_insert(FailedLogins {
             count: 0,
             window_start: now,
         });
@@ -101,11 +101,8 @@ impl UserStore for EmbeddedUserStore {
         Ok(*entry)
     }
 
-    async fn clear_failed_logins(&self, username: &Username) -> Result<(), StoreError> {
-        self.failed_logins
-            .write()
-            .map_err(poisoned)?
-            .remove(username);
+    async fn clear_failed_logins(&self, key: &LoginKey) -> Result<(), StoreError> {
+        self.failed_logins.write().map_err(poisoned)?.remove(key);
         Ok(())
     }
 }

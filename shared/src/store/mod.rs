@@ -79,7 +79,22 @@ pub struct Ingest<'a> {
     pub deadline: Option<tokio::time::Instant>,
 }
 
-/// Failed logins for one username inside the current window.
+/// Whose login attempts are counted together: one username from one source address.
+/// Per source, so that failures from elsewhere never lock a user out of their own
+/// address (the login route's own rate limit bounds guessing from many addresses).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LoginKey {
+    pub username: Username,
+    pub source: String,
+}
+
+impl std::fmt::Display for LoginKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}#{}", self.username, self.source)
+    }
+}
+
+/// Login attempts for one [`LoginKey`] inside the current window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FailedLogins {
     pub count: u32,
@@ -96,21 +111,22 @@ pub trait UserStore: Send + Sync {
     /// Every user, ordered by name (a handful of people and sensors: no paging).
     async fn list(&self) -> Result<Vec<User>, StoreError>;
 
-    /// The failures recorded in the window that contains `now`, if any.
+    /// The attempts recorded in the window that contains `now`, if any.
     async fn failed_logins(
         &self,
-        username: &Username,
+        key: &LoginKey,
         now: DateTime<Utc>,
         window: Duration,
     ) -> Result<Option<FailedLogins>, StoreError>;
-    /// Counts one failure: starts a new window when the last one has passed.
+    /// Counts one attempt (before its password is checked, so that parallel attempts
+    /// are all counted): starts a new window when the last one has passed.
     async fn record_failed_login(
         &self,
-        username: &Username,
+        key: &LoginKey,
         now: DateTime<Utc>,
         window: Duration,
     ) -> Result<FailedLogins, StoreError>;
-    async fn clear_failed_logins(&self, username: &Username) -> Result<(), StoreError>;
+    async fn clear_failed_logins(&self, key: &LoginKey) -> Result<(), StoreError>;
 }
 
 #[async_trait]

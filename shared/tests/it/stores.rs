@@ -9,7 +9,7 @@ use vigil::{
         Alert, AlertId, AlertStatus, Category, Endpoint, Role, Severity, Threat, User, Username,
     },
     store::{
-        AlertQuery, Claim, Detection, IdempotentRequest, Ingest, StoreError, Stores,
+        AlertQuery, Claim, Detection, IdempotentRequest, Ingest, LoginKey, StoreError, Stores,
         dynamodb::{DynamoAlertStore, DynamoUserStore, create_tables},
     },
 };
@@ -70,6 +70,13 @@ fn name(n: &str) -> Username {
     Username::parse(n).unwrap()
 }
 
+fn login_key(n: &str) -> LoginKey {
+    LoginKey {
+        username: name(n),
+        source: "198.51.100.1".into(),
+    }
+}
+
 fn user(n: &str, role: Role) -> User {
     let now = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
     User {
@@ -77,6 +84,7 @@ fn user(n: &str, role: Role) -> User {
         role,
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
         disabled: false,
+        token_generation: 0,
         created_at: now,
         updated_at: now,
     }
@@ -116,7 +124,7 @@ async fn users_are_listed_by_name(stores: Stores) {
     // Failed-login records live beside users and must not show up as users.
     stores
         .users
-        .record_failed_login(&name("alice"), Utc::now(), Duration::from_secs(60))
+        .record_failed_login(&login_key("alice"), Utc::now(), Duration::from_secs(60))
         .await
         .unwrap();
     let names: Vec<String> = stores
@@ -133,7 +141,11 @@ async fn users_are_listed_by_name(stores: Stores) {
 async fn failed_logins_count_inside_a_window_and_restart_after_it(stores: Stores) {
     let window = Duration::from_secs(15 * 60);
     let t0 = Utc::now();
-    let who = name("mallory");
+    let who = login_key("mallory");
+    let elsewhere = LoginKey {
+        source: "203.0.113.9".into(),
+        ..who.clone()
+    };
     assert_eq!(
         stores.users.failed_logins(&who, t0, window).await.unwrap(),
         None
@@ -154,6 +166,15 @@ async fn failed_logins_count_inside_a_window_and_restart_after_it(stores: Stores
         .unwrap()
         .unwrap();
     assert_eq!(current.count, 3);
+    assert_eq!(
+        stores
+            .users
+            .failed_logins(&elsewhere, t0, window)
+            .await
+            .unwrap(),
+        None,
+        "another source address has a count of its own"
+    );
     assert_eq!(
         current.window_start.timestamp_millis(),
         (t0 + TimeDelta::seconds(1)).timestamp_millis()

@@ -248,7 +248,96 @@ async fn disabling_a_user_stops_their_tokens_and_logins() {
     problem(app.login("ana", "ana-password-1").await, 401).await;
     app.update_user(&admin, "ana", json!({"disabled": false}))
         .await;
-    assert_eq!(app.me(&analyst).await.status(), 200);
+    // Enabled again: the tokens from before the disable stay ended; a new login works.
+    problem(app.me(&analyst).await, 401).await;
+    let fresh = app.token("ana", "ana-password-1").await;
+    assert_eq!(app.me(&fresh).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_password_reset_ends_every_earlier_token() {
+    let app = TestApp::spawn().await;
+    let stolen = app.user_token("ana", "analyst").await;
+    let admin = app.admin_token().await;
+
+    app.update_user(&admin, "ana", json!({"password": "a-brand-new-password"}))
+        .await;
+
+    let body = problem(app.me(&stolen).await, 401).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("revoked"),
+        "{body}"
+    );
+    let fresh = app.token("ana", "a-brand-new-password").await;
+    assert_eq!(app.me(&fresh).await.status(), 200);
+}
+
+#[tokio::test]
+async fn parallel_wrong_passwords_are_all_counted() {
+    let app = TestApp::spawn().await;
+    // Sent together, each on a task of its own.
+    let attempts: Vec<_> = (0..20)
+        .map(|_| {
+            let (client, url) = (app.client.clone(), app.url("/auth/login"));
+            tokio::spawn(async move {
+                let body = json!({"username": "admin", "password": "wrong-password-1"});
+                client
+                    .post(url)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+
+    let mut statuses = Vec::new();
+    for attempt in attempts {
+        statuses.push(attempt.await.unwrap());
+    }
+
+    let passed = statuses.iter().filter(|s| **s == 401).count();
+    assert!(
+        passed <= 5,
+        "{passed} attempts reached the password check: {statuses:?}"
+    );
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 20 - passed);
+}
+
+#[tokio::test]
+async fn failures_from_one_address_do_not_lock_the_user_out_of_another() {
+    let app = TestApp::spawn().await;
+    let elsewhere = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    for _ in 0..6 {
+        elsewhere
+            .post(app.url("/auth/login"))
+            .json(&json!({"username": "admin", "password": "wrong-password-1"}))
+            .send()
+            .await
+            .unwrap();
+    }
+    let from_there = elsewhere
+        .post(app.url("/auth/login"))
+        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(
+        from_there.status(),
+        429,
+        "locked out where the failures came from"
+    );
+    assert_eq!(
+        app.login("admin", ADMIN_PASSWORD).await.status(),
+        200,
+        "not from here"
+    );
 }
 
 #[tokio::test]

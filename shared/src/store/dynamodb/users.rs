@@ -1,7 +1,7 @@
 use super::{Item, ItemKind, from_item, is_condition_failure, n, number, s, sdk_error, to_item};
 use crate::{
     domain::{User, Username},
-    store::{FailedLogins, StoreError, UserStore},
+    store::{FailedLogins, LoginKey, StoreError, UserStore},
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::{
@@ -25,8 +25,8 @@ impl DynamoUserStore {
         s(format!("USER#{username}"))
     }
 
-    fn login_key(username: &Username) -> AttributeValue {
-        s(format!("LOGIN#{username}"))
+    fn login_key(key: &LoginKey) -> AttributeValue {
+        s(format!("LOGIN#{key}"))
     }
 
     fn user_item(user: &User) -> Result<Item, StoreError> {
@@ -128,7 +128,7 @@ impl UserStore for DynamoUserStore {
 
     async fn failed_logins(
         &self,
-        username: &Username,
+        key: &LoginKey,
         now: DateTime<Utc>,
         window: Duration,
     ) -> Result<Option<FailedLogins>, StoreError> {
@@ -136,7 +136,7 @@ impl UserStore for DynamoUserStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", Self::login_key(username))
+            .key("pk", Self::login_key(key))
             .consistent_read(true)
             .send()
             .await
@@ -152,7 +152,7 @@ impl UserStore for DynamoUserStore {
 
     async fn record_failed_login(
         &self,
-        username: &Username,
+        key: &LoginKey,
         now: DateTime<Utc>,
         window: Duration,
     ) -> Result<FailedLogins, StoreError> {
@@ -166,7 +166,7 @@ impl UserStore for DynamoUserStore {
                 .client
                 .update_item()
                 .table_name(&self.table)
-                .key("pk", Self::login_key(username))
+                .key("pk", Self::login_key(key))
                 .update_expression("SET #count = #count + :one")
                 .condition_expression("attribute_exists(pk) AND window_start > :cutoff")
                 .expression_attribute_names("#count", "count")
@@ -184,7 +184,7 @@ impl UserStore for DynamoUserStore {
                 .client
                 .put_item()
                 .table_name(&self.table)
-                .item("pk", Self::login_key(username))
+                .item("pk", Self::login_key(key))
                 .item("count", n(1))
                 .item("window_start", n(now.timestamp_millis()))
                 .item("expires_at", n(expires_at))
@@ -208,11 +208,11 @@ impl UserStore for DynamoUserStore {
         ))
     }
 
-    async fn clear_failed_logins(&self, username: &Username) -> Result<(), StoreError> {
+    async fn clear_failed_logins(&self, key: &LoginKey) -> Result<(), StoreError> {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .key("pk", Self::login_key(username))
+            .key("pk", Self::login_key(key))
             .send()
             .await
             .map_err(sdk_error)?;
