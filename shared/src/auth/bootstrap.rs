@@ -37,6 +37,7 @@ pub async fn ensure_admin(
         password_hash: hash_password(password).await?,
         disabled: false,
         token_generation: 0,
+        version: 1,
         created_at: now,
         updated_at: now,
     };

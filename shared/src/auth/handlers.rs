@@ -230,6 +230,7 @@ pub async fn register(
         password_hash: hash_password(password).await?,
         disabled: false,
         token_generation: 0,
+        version: 1,
         created_at: now,
         updated_at: now,
     };
@@ -326,11 +327,6 @@ pub async fn update_user(
     }
     v.finish()?;
 
-    let mut user = state
-        .users
-        .get(&username)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no user named {username}")))?;
     // An admin locking themselves out would leave nobody to undo it.
     if username == caller.username
         && (disabled == Some(true) || role.is_some_and(|r| r != Role::Admin))
@@ -340,24 +336,45 @@ pub async fn update_user(
             errors: vec![],
         });
     }
-    if let Some(role) = role {
-        user.role = role;
-    }
-    // Disabling, or a new password, ends every token issued before.
-    if disabled == Some(true) || password.is_some() {
-        user.token_generation = user.token_generation.wrapping_add(1);
-    }
-    if let Some(disabled) = disabled {
-        user.disabled = disabled;
-    }
-    if let Some(password) = password {
-        user.password_hash = hash_password(password).await?;
-    }
-    user.updated_at = Utc::now();
-    state.users.replace(&user).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::NotFound(format!("no user named {username}")),
-        other => other.into(),
-    })?;
+    let password_hash = match password {
+        Some(password) => Some(hash_password(password).await?),
+        None => None,
+    };
+    let not_found = || ApiError::NotFound(format!("no user named {username}"));
+    // The change goes on top of the user as stored: when another admin's change lands
+    // in between, read again and apply this one on top of theirs.
+    let mut attempts = 0;
+    let user = loop {
+        let mut user = state.users.get(&username).await?.ok_or_else(not_found)?;
+        if let Some(role) = role {
+            user.role = role;
+        }
+        // Disabling, or a new password, ends every token issued before.
+        if disabled == Some(true) || password_hash.is_some() {
+            user.token_generation = user.token_generation.wrapping_add(1);
+        }
+        if let Some(disabled) = disabled {
+            user.disabled = disabled;
+        }
+        if let Some(hash) = &password_hash {
+            user.password_hash = hash.clone();
+        }
+        user.updated_at = Utc::now();
+        user.version += 1;
+        match state.users.replace(&user).await {
+            Ok(()) => break user,
+            Err(StoreError::VersionConflict) if attempts < 5 => attempts += 1,
+            Err(StoreError::VersionConflict) => {
+                return Err(ApiError::Unavailable(
+                    "the user kept changing under concurrent updates; nothing was changed, \
+                     please retry"
+                        .into(),
+                ));
+            }
+            Err(StoreError::NotFound) => return Err(not_found()),
+            Err(e) => return Err(e.into()),
+        }
+    };
     tracing::info!(username = %user.username, by = %caller.username, "user updated");
     Ok(Json(UserView::from(&user)))
 }

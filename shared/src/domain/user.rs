@@ -15,6 +15,10 @@ pub struct User {
     /// it on, so every earlier token stops working at its next request.
     #[serde(default)]
     pub token_generation: u32,
+    /// Optimistic locking: a replace names the version it was based on (0 for users
+    /// stored before versions existed).
+    #[serde(default)]
+    pub version: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

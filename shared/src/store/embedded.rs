@@ -47,10 +47,11 @@ impl UserStore for EmbeddedUserStore {
     async fn replace(&self, user: &User) -> Result<(), StoreError> {
         let mut users = self.users.write().map_err(poisoned)?;
         match users.get_mut(&user.username) {
-            Some(stored) => {
+            Some(stored) if stored.version + 1 == user.version => {
                 *stored = user.clone();
                 Ok(())
             }
+            Some(_) => Err(StoreError::VersionConflict),
             None => Err(StoreError::NotFound),
         }
     }

@@ -106,7 +106,10 @@ pub trait UserStore: Send + Sync {
     /// Adds a user; [`StoreError::AlreadyExists`] when the name is taken.
     async fn create(&self, user: &User) -> Result<(), StoreError>;
     async fn get(&self, username: &Username) -> Result<Option<User>, StoreError>;
-    /// Replaces an existing user; [`StoreError::NotFound`] when there is none.
+    /// Replaces an existing user if the stored version is `user.version - 1`:
+    /// [`StoreError::VersionConflict`] otherwise, [`StoreError::NotFound`] when there
+    /// is none. So two concurrent changes never undo each other (a role change read
+    /// before a disable cannot write the user enabled again).
     async fn replace(&self, user: &User) -> Result<(), StoreError>;
     /// Every user, ordered by name (a handful of people and sensors: no paging).
     async fn list(&self) -> Result<Vec<User>, StoreError>;

@@ -85,6 +85,7 @@ fn user(n: &str, role: Role) -> User {
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
         disabled: false,
         token_generation: 0,
+        version: 1,
         created_at: now,
         updated_at: now,
     }
@@ -111,10 +112,28 @@ async fn users_are_replaced_only_when_they_exist(stores: Stores) {
         Err(StoreError::NotFound)
     ));
     stores.users.create(&alice).await.unwrap();
-    alice.disabled = true;
-    alice.role = Role::Viewer;
-    stores.users.replace(&alice).await.unwrap();
-    assert_eq!(stores.users.get(&name("alice")).await.unwrap(), Some(alice));
+    // Two admins read alice at version 1: one disables her, the other changes her
+    // role. The second write names the version it read, so it cannot undo the first.
+    let mut disabled = alice.clone();
+    disabled.disabled = true;
+    disabled.version = 2;
+    let mut demoted = alice.clone();
+    demoted.role = Role::Viewer;
+    demoted.version = 2;
+    stores.users.replace(&disabled).await.unwrap();
+    assert!(matches!(
+        stores.users.replace(&demoted).await,
+        Err(StoreError::VersionConflict)
+    ));
+    assert_eq!(
+        stores.users.get(&name("alice")).await.unwrap(),
+        Some(disabled)
+    );
+    alice.version = 2;
+    assert!(matches!(
+        stores.users.replace(&alice).await,
+        Err(StoreError::VersionConflict)
+    ));
 }
 
 async fn users_are_listed_by_name(stores: Stores) {

@@ -82,21 +82,29 @@ impl UserStore for DynamoUserStore {
     }
 
     async fn replace(&self, user: &User) -> Result<(), StoreError> {
-        self.client
+        let expected = user.version.saturating_sub(1);
+        let mut put = self
+            .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(Self::user_item(user)?))
-            .condition_expression("attribute_exists(pk)")
-            .send()
-            .await
-            .map_err(|e| {
-                if is_condition_failure(&e) {
-                    StoreError::NotFound
-                } else {
-                    sdk_error(e)
-                }
-            })?;
-        Ok(())
+            .expression_attribute_values(":expected", n(expected));
+        // Users written before versions existed have none: version 0.
+        put = if expected == 0 {
+            put.condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(version) OR version = :expected)",
+            )
+        } else {
+            put.condition_expression("attribute_exists(pk) AND version = :expected")
+        };
+        match put.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => match self.get(&user.username).await? {
+                Some(_) => Err(StoreError::VersionConflict),
+                None => Err(StoreError::NotFound),
+            },
+            Err(e) => Err(sdk_error(e)),
+        }
     }
 
     async fn list(&self) -> Result<Vec<User>, StoreError> {
