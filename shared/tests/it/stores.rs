@@ -811,3 +811,51 @@ async fn a_batch_out_of_time_is_stored_by_its_resend(stores: Stores) {
         .await;
     assert!(outcomes.iter().all(|o| o.as_ref().is_ok_and(|d| d.created)));
 }
+
+/// DynamoDB only (the pointer is its item): the dedup pointer's expiry follows the
+/// campaign, not the day it was created, and a backfilled sighting does not create a
+/// pointer that is already expired.
+#[tokio::test]
+async fn the_dedup_pointer_lives_as_long_as_its_campaign() {
+    use vigil::store::AlertStore;
+    let Some(tables) = vigil_testkit::dynamo_tables().await else {
+        return;
+    };
+    let client = aws_sdk_dynamodb::Client::new(&aws_config::load_from_env().await);
+    let alerts = DynamoAlertStore::new(client.clone(), tables.alerts.clone());
+    let expires_at = |key: String| {
+        let (client, table) = (client.clone(), tables.alerts.clone());
+        async move {
+            let item = client
+                .get_item()
+                .table_name(table)
+                .key(
+                    "pk",
+                    aws_sdk_dynamodb::types::AttributeValue::S(format!("DEDUP#{key}")),
+                )
+                .send()
+                .await
+                .unwrap()
+                .item
+                .unwrap();
+            item["expires_at"].as_n().unwrap().parse::<i64>().unwrap()
+        }
+    };
+    let month = TimeDelta::days(30).num_seconds();
+    // Backfilled: observed 60 days ago.
+    let long_ago = Utc::now() - TimeDelta::days(60);
+    let first = detection_at(long_ago, Severity::Low);
+    alerts.record_detection(&first, WINDOW).await.unwrap();
+    let created = expires_at(first.dedup_key.clone()).await;
+    assert!(
+        created >= Utc::now().timestamp() + month - 60,
+        "not born expired"
+    );
+
+    // A repeat 20 days into the campaign moves the expiry on.
+    let later = detection_at(long_ago + TimeDelta::minutes(10), Severity::Low);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let repeat = alerts.record_detection(&later, WINDOW).await.unwrap();
+    assert!(!repeat.created);
+    assert!(expires_at(first.dedup_key.clone()).await > created);
+}
