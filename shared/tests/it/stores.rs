@@ -64,6 +64,7 @@ conformance!(
     report_counters_equal_a_recount,
     a_resend_with_the_same_key_counts_nothing_twice,
     a_batch_out_of_time_is_stored_by_its_resend,
+    a_rare_filter_pages_through_a_large_index,
 );
 
 fn name(n: &str) -> Username {
@@ -858,4 +859,56 @@ async fn the_dedup_pointer_lives_as_long_as_its_campaign() {
     let repeat = alerts.record_detection(&later, WINDOW).await.unwrap();
     assert!(!repeat.created);
     assert!(expires_at(first.dedup_key.clone()).await > created);
+}
+
+/// 1,500 alerts, 3 of them (the oldest) from one source: following the cursor finds
+/// exactly those 3, however short the pages (DynamoDB bounds the items one request
+/// reads, so its first pages come back empty with a cursor).
+async fn a_rare_filter_pages_through_a_large_index(stores: Stores) {
+    let t0 = base_time();
+    let candidates: Vec<Alert> = (0..1500u32)
+        .map(|i| {
+            let mut a = alert_at(
+                t0 + TimeDelta::seconds(i64::from(i)),
+                Category::R2l,
+                Severity::High,
+            );
+            let source = if i < 3 {
+                "192.0.2.66".to_owned()
+            } else {
+                format!("10.1.{}.{}", i / 250, i % 250)
+            };
+            a.source = Some(Endpoint {
+                ip: Some(source.parse().unwrap()),
+                port: None,
+            });
+            a.dedup_key = format!("rare-{i}");
+            a
+        })
+        .collect();
+    let stored = stores
+        .alerts
+        .record_detections(&candidates, WINDOW, Ingest::default())
+        .await;
+    assert!(stored.iter().all(|d| d.is_ok()));
+
+    let mut query = AlertQuery {
+        limit: 10,
+        source_ip: Some("192.0.2.66".parse().unwrap()),
+        ..Default::default()
+    };
+    let (mut found, mut pages) = (Vec::new(), 0);
+    loop {
+        let page = stores.alerts.list(&query).await.unwrap();
+        pages += 1;
+        found.extend(page.items.iter().map(|a| a.id));
+        match page.next {
+            Some(next) => query.before = Some(next),
+            None => break,
+        }
+        assert!(pages < 20, "the cursor moves on");
+    }
+    let mut expected: Vec<AlertId> = candidates[..3].iter().map(|a| a.id).collect();
+    expected.reverse();
+    assert_eq!(found, expected);
 }

@@ -2,23 +2,30 @@
 
 use super::{DynamoAlertStore, Item, ItemKind, items::alert_from, s, sdk_error};
 use crate::{
-    domain::{Alert, Severity},
+    domain::{Alert, AlertId, Severity},
     store::{AlertPage, AlertQuery, StoreError},
 };
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 
+/// Items one list request reads from one index partition at most. A filter that
+/// matches rarely (`source_ip`, `assignee`) answers a short page and a cursor when
+/// the budget runs out, instead of reading a whole partition in one request.
+const MAX_ITEMS_READ: usize = 1_000;
+
 impl DynamoAlertStore {
-    /// Reads up to `limit` matching alerts from one index partition, newest first.
-    /// Returns them and whether the partition may hold more.
+    /// Reads up to `limit` matching alerts from one index partition, newest first,
+    /// reading at most [`MAX_ITEMS_READ`] items. Returns them, whether the partition
+    /// may hold more, and, when the read budget ran out first, the id it stopped at.
     async fn query_partition(
         &self,
         plan: &ListPlan<'_>,
         partition: &str,
-    ) -> Result<(Vec<Alert>, bool), StoreError> {
+    ) -> Result<(Vec<Alert>, bool, Option<AlertId>), StoreError> {
         let (lower, upper) = plan.query.id_range();
         let mut found = Vec::new();
         let mut start: Option<Item> = None;
+        let mut read = 0usize;
         loop {
             let mut request = self
                 .client
@@ -53,6 +60,7 @@ impl DynamoAlertStore {
                     }));
             }
             let out = request.send().await.map_err(sdk_error)?;
+            read += out.scanned_count.max(0) as usize;
             for item in out.items.unwrap_or_default() {
                 let alert = alert_from(item)?;
                 // The filter expression already did this; checking again keeps the two
@@ -63,7 +71,16 @@ impl DynamoAlertStore {
             }
             let more = matches!(&out.last_evaluated_key, Some(k) if !k.is_empty());
             if found.len() > plan.query.limit || !more {
-                return Ok((found, more));
+                return Ok((found, more, None));
+            }
+            if read >= MAX_ITEMS_READ {
+                let stopped_at = out
+                    .last_evaluated_key
+                    .as_ref()
+                    .and_then(|k| k.get("id"))
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|id| id.parse::<AlertId>().ok());
+                return Ok((found, true, stopped_at));
             }
             start = out.last_evaluated_key;
         }
@@ -82,18 +99,28 @@ impl DynamoAlertStore {
         // are among the newest `limit` of each partition: merge and cut.
         let mut merged = Vec::new();
         let mut more = false;
+        // Where a partition ran out of read budget: the page covers ids down to the
+        // highest such point only, so that no partition's unread items are skipped.
+        let mut covered_to: Option<AlertId> = None;
         for partition in &plan.partitions {
-            let (items, partition_has_more) = self.query_partition(&plan, partition).await?;
+            let (items, partition_has_more, stopped_at) =
+                self.query_partition(&plan, partition).await?;
             more |= partition_has_more;
+            covered_to = covered_to.max(stopped_at);
             merged.extend(items);
         }
+        if let Some(edge) = covered_to {
+            merged.retain(|a| a.id >= edge);
+        }
         merged.sort_by_key(|a| std::cmp::Reverse(a.id));
-        more |= merged.len() > query.limit;
+        let truncated = merged.len() > query.limit;
         merged.truncate(query.limit);
-        let next = if more {
-            merged.last().map(|a| a.id)
-        } else {
-            None
+        let next = match (truncated, covered_to) {
+            (true, _) => merged.last().map(|a| a.id),
+            // A rare filter: a short (even empty) page, and a cursor to read on from.
+            (false, Some(edge)) => Some(edge),
+            (false, None) if more => merged.last().map(|a| a.id),
+            (false, None) => None,
         };
         Ok(AlertPage {
             items: merged,
