@@ -1,4 +1,4 @@
-"""moto_server, with TransactWriteItems costing what it costs in AWS.
+"""moto_server, with TransactWriteItems behaving (and costing) as it does in AWS.
 
 moto 5.2.5 backs up every table a transaction names by deep-copying the whole
 table, once per item of the transaction, so a transaction's cost grows with the
@@ -11,10 +11,21 @@ This server checks every condition first, against the state before the transacti
 fails while applying (a concurrent request got in between: moto's server is
 threaded), it restores just the items the transaction touched and cancels. All else
 is moto's own code. `tools/test.sh` starts moto through this file.
+
+Two more AWS behaviours moto 5.2.5 lacks, which tests of failures depend on:
+- transactions are isolated from each other (one lock: moto applied concurrent ones
+  interleaved, so two conditional creations could both succeed);
+- a retry with the same ClientRequestToken within 10 minutes is answered as a success
+  without being applied again (the SDK retries a transaction whose answer was lost
+  with the same token; without this, moto applied it twice).
 """
 
 import copy
+import hashlib
+import json
 import sys
+import threading
+import time
 
 import moto
 from moto.dynamodb.comparisons import get_filter_expression
@@ -26,8 +37,10 @@ from moto.dynamodb.exceptions import (
     TransactionCanceledException,
     TransactWriteSingleOpException,
 )
+from moto.core.responses import ActionResult
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.responses import DynamoHandler
 
 # The function replaced below is moto 5.2's; a different moto needs a fresh look.
 assert moto.__version__.startswith("5.2."), f"moto {moto.__version__}: recheck this patch"
@@ -58,7 +71,17 @@ def _restore(table, key, before):
         table.items.setdefault(hash_key, {})[range_key] = before
 
 
+_transactions = threading.Lock()
+_tokens: dict[str, tuple[str, float]] = {}
+TOKEN_LIFETIME_SECONDS = 600
+
+
 def transact_write_items(self, transact_items):
+    with _transactions:
+        return _transact_write_items(self, transact_items)
+
+
+def _transact_write_items(self, transact_items):
     if len(transact_items) > 100:
         raise TooManyTransactionsException()
     targets = set()
@@ -138,6 +161,27 @@ def transact_write_items(self, transact_items):
 
 
 DynamoDBBackend.transact_write_items = transact_write_items
+
+_handle_transaction = DynamoHandler.transact_write_items
+
+
+def transact_write_items_idempotently(self):
+    token = self.body.get("ClientRequestToken")
+    if token is None:
+        return _handle_transaction(self)
+    digest = hashlib.sha256(
+        json.dumps(self.body["TransactItems"], sort_keys=True, default=repr).encode()
+    ).hexdigest()
+    now = time.time()
+    seen = _tokens.get(token)
+    if seen is not None and now - seen[1] < TOKEN_LIFETIME_SECONDS and seen[0] == digest:
+        return ActionResult({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})
+    result = _handle_transaction(self)
+    _tokens[token] = (digest, now)
+    return result
+
+
+DynamoHandler.transact_write_items = transact_write_items_idempotently
 
 if __name__ == "__main__":
     from moto.server import main

@@ -7,6 +7,7 @@
 
 #[cfg(feature = "notify")]
 pub mod fanout;
+pub mod faults;
 #[cfg(feature = "detect")]
 pub mod records;
 

@@ -3,6 +3,7 @@
 //! builds the whole workspace, which turns both on.
 
 mod attack;
+mod faults;
 #[cfg(feature = "detect")]
 mod golden;
 #[cfg(feature = "notify")]

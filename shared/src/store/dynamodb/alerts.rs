@@ -60,9 +60,13 @@ impl DynamoAlertStore {
             .send()
             .await
         {
-            Err(e @ (SdkError::TimeoutError(_) | SdkError::ResponseError(_))) => {
-                Err(StoreError::OutcomeUnknown(Box::new(e)))
-            }
+            // Sent, or maybe sent, and no answer: a connection lost after the request
+            // went out looks like any other dispatch failure from here.
+            Err(
+                e @ (SdkError::TimeoutError(_)
+                | SdkError::ResponseError(_)
+                | SdkError::DispatchFailure(_)),
+            ) => Err(StoreError::OutcomeUnknown(Box::new(e))),
             Ok(_) => Ok(Transacted::Done),
             Err(e)
                 if matches!(

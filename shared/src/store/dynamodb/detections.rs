@@ -39,8 +39,10 @@ const CHUNK: usize = 48;
 const CHUNK_WITH_MARKERS: usize = 32;
 /// Transactions in flight at once for one batch.
 const CONCURRENCY: usize = 8;
-/// Optimistic rounds for a chunk before it is split.
+/// Optimistic rounds for a chunk before it is split, and for a single candidate
+/// before it is reported as not stored (many sensors reporting one campaign at once).
 const ROUNDS: u32 = 3;
+const SINGLE_ROUNDS: u32 = 30;
 /// A transaction's payload stays well under DynamoDB's 4 MB.
 const MAX_TRANSACTION_BYTES: usize = 3 * 1024 * 1024;
 
@@ -71,6 +73,8 @@ type Indexed<'a> = (usize, &'a Alert);
 fn same_failure(e: &StoreError) -> StoreError {
     match e {
         StoreError::Unavailable(_) => StoreError::Unavailable(e.to_string().into()),
+        StoreError::OutcomeUnknown(_) => StoreError::OutcomeUnknown(e.to_string().into()),
+        StoreError::OutOfTime => StoreError::OutOfTime,
         StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
         _ => StoreError::Other(e.to_string().into()),
     }
@@ -134,12 +138,17 @@ impl DynamoAlertStore {
     ) -> BoxFuture<'a, Vec<Result<Detection, StoreError>>> {
         Box::pin(async move {
             let mut shard = shard;
-            for round in 0..ROUNDS {
+            let rounds = if chunk.len() == 1 {
+                SINGLE_ROUNDS
+            } else {
+                ROUNDS
+            };
+            for round in 0..rounds {
                 if round > 0 {
-                    tokio::time::sleep(Duration::from_millis(
-                        5 * u64::from(round) + u64::from(shard) % 7,
-                    ))
-                    .await;
+                    // Jittered, growing backoff spreads out the writers that lost.
+                    let jitter = (crate::domain::new_alert_id().random() % 40) as u64;
+                    let step = 5 * u64::from(round.min(8));
+                    tokio::time::sleep(Duration::from_millis(step + jitter)).await;
                     shard = any_shard();
                 }
                 let actions = match self.plan(chunk, window, ingest).await {
