@@ -1,10 +1,14 @@
-//! `notify` Lambda: triggered by the alerts table's DynamoDB stream; publishes new,
-//! escalated and status-changed alerts to the SNS topic `VIGIL_TOPIC_ARN`. Failed
-//! publishes are reported as partial batch failures, so only they are retried.
+//! `notify` Lambda, with two event sources:
+//! - the alerts table's DynamoDB stream: publishes new, escalated and status-changed
+//!   alerts to the SNS topic `VIGIL_TOPIC_ARN`; what SNS will not take is held whole
+//!   in the retry queue `VIGIL_RETRY_QUEUE_URL` (an SQS FIFO queue);
+//! - that retry queue: publishes what was held, leaving in the queue (for SQS to
+//!   deliver again later) what SNS still refuses.
 
-use aws_lambda_events::event::{dynamodb::Event, streams::DynamoDbEventResponse};
+use aws_lambda_events::event::{dynamodb::Event, sqs::SqsEvent};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use vigil::notify::{SnsPublisher, handle_stream};
+use serde_json::Value;
+use vigil::notify::{RetryQueue, SnsPublisher, handle_retries, handle_stream};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -13,9 +17,27 @@ async fn main() -> Result<(), Error> {
         .map_err(|_| "VIGIL_TOPIC_ARN must be set to the alerts topic's ARN")?;
     let aws = aws_config::load_from_env().await;
     let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&aws), topic_arn);
-    let publisher = &publisher;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
-        Ok::<DynamoDbEventResponse, Error>(handle_stream(event.payload, publisher).await)
+    let retry = std::env::var("VIGIL_RETRY_QUEUE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .map(|url| RetryQueue::new(aws_sdk_sqs::Client::new(&aws), url));
+    let (publisher, retry) = (&publisher, retry.as_ref());
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        // One function, two event sources: the records say which.
+        let source = event.payload["Records"][0]["eventSource"]
+            .as_str()
+            .unwrap_or("");
+        if source == "aws:sqs" {
+            let event: SqsEvent = serde_json::from_value(event.payload)?;
+            Ok::<Value, Error>(serde_json::to_value(
+                handle_retries(event, publisher).await,
+            )?)
+        } else {
+            let event: Event = serde_json::from_value(event.payload)?;
+            Ok(serde_json::to_value(
+                handle_stream(event, publisher, retry).await,
+            )?)
+        }
     }))
     .await
 }

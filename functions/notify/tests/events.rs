@@ -17,7 +17,7 @@ async fn the_stream_fixture_notifies_creation_and_status_change_only() {
     let event: Event = serde_json::from_str(&fixture("notify/stream.json", "")).unwrap();
     let recorder = RecordingPublisher::default();
 
-    let response = handle_stream(event, &recorder).await;
+    let response = handle_stream(event, &recorder, None).await;
 
     assert!(response.batch_item_failures.is_empty());
     let sent = recorder.published();

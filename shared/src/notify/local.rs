@@ -124,7 +124,7 @@ async fn poll_once(
             .map(stream_record_from_sdk)
             .collect();
         if event.records.is_empty()
-            || handle_stream(event, publisher)
+            || handle_stream(event, publisher, None)
                 .await
                 .batch_item_failures
                 .is_empty()

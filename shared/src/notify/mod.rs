@@ -6,8 +6,10 @@
 pub mod local;
 mod notification;
 mod publisher;
+mod retry;
 mod stream;
 
 pub use notification::{Notification, NotifyEvent};
 pub use publisher::{LogPublisher, PublishError, Publisher, RecordingPublisher, SnsPublisher};
+pub use retry::{RetryQueue, handle_retries};
 pub use stream::{handle_stream, stream_record_from_sdk};

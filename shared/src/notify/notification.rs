@@ -1,10 +1,10 @@
 use crate::domain::{Alert, AlertStatus, Category, Severity};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What happened to an alert that subscribers may care about. Pure counter updates
 /// (another repeat of the same threat) are deliberately not notified: they would page
 /// people for every packet of an ongoing attack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NotifyEvent {
     Created,
@@ -24,7 +24,7 @@ impl NotifyEvent {
 }
 
 /// The message published to the topic.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Notification {
     /// Stable for one alert change: a redelivered stream record yields the same id, so
     /// subscribers can drop duplicates.

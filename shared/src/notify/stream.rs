@@ -1,4 +1,4 @@
-use super::{Notification, Publisher};
+use super::{Notification, Publisher, RetryQueue};
 use crate::{domain::Alert, http::error_chain, store::dynamodb::ItemKind};
 use aws_lambda_events::event::{
     dynamodb::{Event, EventRecord, StreamRecord},
@@ -18,12 +18,20 @@ fn alert_from(image: &serde_dynamo::Item) -> Option<Result<Alert, serde_dynamo::
 
 /// Publishes a notification for each stream record that needs one, in order.
 ///
-/// On the first failure it stops and reports that record (and so, implicitly, the
-/// rest of the batch) as failed: Lambda retries from there, keeping order per alert.
-/// Records that are not alerts (dedup pointers, counters) are skipped; a record that
-/// cannot be decoded is logged and skipped, since retrying cannot fix it.
-pub async fn handle_stream(event: Event, publisher: &dyn Publisher) -> DynamoDbEventResponse {
+/// When a publish fails and there is a `retry` queue, that notification and the rest
+/// of the batch's are held there, in order (see [`RetryQueue`]), and the batch is
+/// done. Without one, or when holding fails too, it stops and reports that record
+/// (and so, implicitly, the rest of the batch) as failed: Lambda retries from there,
+/// keeping order per alert. Records that are not alerts (dedup pointers, counters)
+/// are skipped; a record that cannot be decoded is logged and skipped, since retrying
+/// cannot fix it.
+pub async fn handle_stream(
+    event: Event,
+    publisher: &dyn Publisher,
+    retry: Option<&RetryQueue>,
+) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
+    let mut holding = false;
     for record in event.records {
         let old = alert_from(&record.change.old_image);
         let new = alert_from(&record.change.new_image);
@@ -37,18 +45,44 @@ pub async fn handle_stream(event: Event, publisher: &dyn Publisher) -> DynamoDbE
         let Some(notification) = Notification::for_change(old.as_ref(), new.as_ref()) else {
             continue;
         };
-        if let Err(e) = publisher.publish(&notification).await {
-            tracing::warn!(
-                message_id = %notification.message_id,
-                error = %error_chain(&e),
-                "publish failed; the record will be retried"
-            );
+        let failed = |response: &mut DynamoDbEventResponse| {
             let mut failure = DynamoDbBatchItemFailure::default();
             failure.item_identifier = record.change.sequence_number.clone();
             response.batch_item_failures.push(failure);
+        };
+        if !holding {
+            match publisher.publish(&notification).await {
+                Ok(()) => {
+                    tracing::info!(message_id = %notification.message_id, event = notification.event.as_str(), "notification published");
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        message_id = %notification.message_id,
+                        error = %error_chain(&e),
+                        "publish failed"
+                    );
+                    if retry.is_none() {
+                        failed(&mut response);
+                        return response;
+                    }
+                    holding = true;
+                }
+            }
+        }
+        let Some(queue) = retry else {
+            unreachable!("holding needs a queue")
+        };
+        if let Err(e) = queue.hold(&notification).await {
+            tracing::warn!(
+                message_id = %notification.message_id,
+                error = %error_chain(&e),
+                "holding the notification failed too; the record will be retried"
+            );
+            failed(&mut response);
             return response;
         }
-        tracing::info!(message_id = %notification.message_id, event = notification.event.as_str(), "notification published");
+        tracing::info!(message_id = %notification.message_id, "notification held for retry");
     }
     response
 }

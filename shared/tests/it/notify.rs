@@ -3,15 +3,15 @@
 //! notify handler to SNS; a subscribed SQS queue receives the message. A publish
 //! failure leaves the record to be retried.
 
-use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::{dynamodb::Event, sqs::SqsEvent};
 use chrono::Utc;
 use serde_json::Value;
 use vigil::{
     config::TableNames,
     domain::{Alert, AlertStatus, Category, Severity, Threat},
     notify::{
-        Notification, PublishError, Publisher, RecordingPublisher, SnsPublisher, handle_stream,
-        stream_record_from_sdk,
+        Notification, PublishError, Publisher, RecordingPublisher, RetryQueue, SnsPublisher,
+        handle_retries, handle_stream, stream_record_from_sdk,
     },
     store::{AlertStore, dynamodb::DynamoAlertStore},
 };
@@ -136,7 +136,12 @@ async fn alert_changes_fan_out_to_a_filtered_subscriber() {
 
     // When the stream's records go through the notify handler
     let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&f.aws), f.topic_arn.clone());
-    let response = handle_stream(stream_event(&f.aws, &f.tables.alerts).await, &publisher).await;
+    let response = handle_stream(
+        stream_event(&f.aws, &f.tables.alerts).await,
+        &publisher,
+        None,
+    )
+    .await;
 
     // Then the on-call queue got the high alert's two events, and not the low one
     assert!(response.batch_item_failures.is_empty());
@@ -180,7 +185,7 @@ async fn a_failed_publish_leaves_the_record_to_be_retried() {
     let event = stream_event(&f.aws, &f.tables.alerts).await;
     let first_sequence = event.records[0].change.sequence_number.clone();
 
-    let response = handle_stream(event.clone(), &Down).await;
+    let response = handle_stream(event.clone(), &Down, None).await;
 
     // The first record is reported failed (Lambda retries from it), nothing was lost
     assert_eq!(response.batch_item_failures.len(), 1);
@@ -191,7 +196,7 @@ async fn a_failed_publish_leaves_the_record_to_be_retried() {
     // and the retry, with SNS back, delivers both.
     let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&f.aws), f.topic_arn.clone());
     assert!(
-        handle_stream(event, &publisher)
+        handle_stream(event, &publisher, None)
             .await
             .batch_item_failures
             .is_empty()
@@ -247,4 +252,115 @@ fn counter_only_changes_are_not_notified_but_escalations_are() {
     let n = Notification::for_change(Some(&old), Some(&repeat)).unwrap();
     assert_eq!(n.event.as_str(), "escalated");
     assert_eq!(n.previous_severity, Some(Severity::Medium));
+}
+
+/// A FIFO retry queue on moto, and what it holds (as Lambda's SQS source delivers it).
+async fn retry_queue(aws: &aws_config::SdkConfig) -> (RetryQueue, aws_sdk_sqs::Client, String) {
+    let sqs = aws_sdk_sqs::Client::new(aws);
+    let name = format!(
+        "retry-{}.fifo",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+            "0",
+        )
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    (RetryQueue::new(sqs.clone(), url.clone()), sqs, url)
+}
+
+async fn held(sqs: &aws_sdk_sqs::Client, url: &str) -> SqsEvent {
+    let out = sqs
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    let mut event = SqsEvent::default();
+    for m in out.messages.unwrap_or_default() {
+        let mut message = aws_lambda_events::event::sqs::SqsMessage::default();
+        message.message_id = m.message_id;
+        message.receipt_handle = m.receipt_handle;
+        message.body = m.body;
+        event.records.push(message);
+    }
+    event
+}
+
+#[tokio::test]
+async fn an_sns_outage_holds_every_notification_whole_until_it_is_published() {
+    if !aws_available() {
+        return;
+    }
+    // Given three alert changes in the stream, and SNS down
+    let f = fanout().await;
+    let mut first = alert(Severity::Critical);
+    f.store.create(&first).await.unwrap();
+    f.store.create(&alert(Severity::High)).await.unwrap();
+    first.status = AlertStatus::Acknowledged;
+    first.version = 2;
+    f.store.update(&first).await.unwrap();
+    let (queue, sqs, url) = retry_queue(&f.aws).await;
+
+    // When the stream batch is handled
+    let response = handle_stream(
+        stream_event(&f.aws, &f.tables.alerts).await,
+        &Down,
+        Some(&queue),
+    )
+    .await;
+
+    // Then the batch is done and the notifications wait in the queue;
+    assert!(response.batch_item_failures.is_empty());
+    // while SNS stays down, every held message delivered is reported failed (SQS
+    // keeps it);
+    let waiting = held(&sqs, &url).await;
+    assert!(!waiting.records.is_empty());
+    let delivered = waiting.records.len();
+    let still_down = handle_retries(waiting, &Down).await;
+    assert_eq!(still_down.batch_item_failures.len(), delivered);
+    // and once it is back, each is published (deleting what was published, as
+    // Lambda's SQS source does).
+    let publisher = RecordingPublisher::default();
+    for _ in 0..10 {
+        let event = held(&sqs, &url).await;
+        if event.records.is_empty() {
+            break;
+        }
+        let handles: Vec<String> = event
+            .records
+            .iter()
+            .map(|m| m.receipt_handle.clone().unwrap())
+            .collect();
+        let back = handle_retries(event, &publisher).await;
+        assert!(back.batch_item_failures.is_empty());
+        for handle in handles {
+            sqs.delete_message()
+                .queue_url(&url)
+                .receipt_handle(handle)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let published = publisher.published();
+    assert_eq!(published.len(), 3);
+    // Both of the first alert's changes (in AWS a FIFO group redelivers in order;
+    // moto reorders messages that became visible again, so order is not checked here).
+    let mut of_first: Vec<&str> = published
+        .iter()
+        .filter(|n| n.alert_id == first.id.to_string())
+        .map(|n| n.event.as_str())
+        .collect();
+    of_first.sort();
+    assert_eq!(of_first, ["created", "status_changed"]);
 }
