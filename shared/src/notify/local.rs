@@ -31,8 +31,75 @@ pub async fn forward_changes(
     }
 }
 
-/// Polls the alerts table's stream (from its newest records on) and runs each batch
-/// through [`handle_stream`], re-reading a batch whose publish failed.
+/// Where reading a shard resumes: what was published last, or the record that
+/// failed. Kept apart from the shard iterator, which expires after 15 minutes: a
+/// publish failing for longer must not lose the place (or the records).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Resume {
+    /// Nothing read yet: from the shard's start type.
+    Start(ShardIteratorType),
+    /// After this sequence number (everything up to it is published).
+    After(String),
+    /// At this sequence number (it failed; it and what follows are next).
+    At(String),
+}
+
+#[derive(Debug)]
+struct ShardCursor {
+    iterator: Option<String>,
+    resume: Resume,
+    /// The shard is closed and read to its end.
+    done: bool,
+}
+
+impl ShardCursor {
+    /// Shards there when following starts begin at their newest record; shards that
+    /// appear later (children, after DynamoDB splits or rolls a shard) from their
+    /// first, so no record written to them before they were seen is missed.
+    fn new(seen_at_start: bool) -> Self {
+        Self {
+            iterator: None,
+            resume: Resume::Start(if seen_at_start {
+                ShardIteratorType::Latest
+            } else {
+                ShardIteratorType::TrimHorizon
+            }),
+            done: false,
+        }
+    }
+
+    /// The GetShardIterator request that resumes this shard.
+    fn iterator_request(&self) -> (ShardIteratorType, Option<&str>) {
+        match &self.resume {
+            Resume::Start(kind) => (kind.clone(), None),
+            Resume::After(seq) => (ShardIteratorType::AfterSequenceNumber, Some(seq)),
+            Resume::At(seq) => (ShardIteratorType::AtSequenceNumber, Some(seq)),
+        }
+    }
+
+    /// After handling a batch of records (their sequence numbers, in order), of
+    /// which `failed` (if any) was the first that could not be published.
+    fn advance(&mut self, sequences: &[String], failed: Option<&str>, next: Option<String>) {
+        match failed {
+            Some(failed) => {
+                self.resume = Resume::At(failed.to_owned());
+                // Read again from the failed record, with a fresh iterator.
+                self.iterator = None;
+            }
+            None => {
+                if let Some(last) = sequences.last() {
+                    self.resume = Resume::After(last.clone());
+                }
+                self.done = next.is_none();
+                self.iterator = next;
+            }
+        }
+    }
+}
+
+/// Polls the alerts table's stream (from its newest records on; shards that appear
+/// later from their first) and runs each batch through [`handle_stream`], resuming at
+/// the record whose publish failed, with a fresh iterator, however long it fails.
 ///
 /// `ready` fires once the first poll has placed an iterator on every shard: every
 /// write from then on is seen. (It starts from the newest records, so a write before
@@ -45,14 +112,15 @@ pub async fn follow_stream(
 ) {
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let streams = aws_sdk_dynamodbstreams::Client::new(&aws);
-    let mut iterators: HashMap<String, Option<String>> = HashMap::new();
+    let mut cursors: HashMap<String, ShardCursor> = HashMap::new();
     let mut ready = Some(ready);
     loop {
         match poll_once(
             &dynamodb,
             &streams,
             &table,
-            &mut iterators,
+            &mut cursors,
+            ready.is_some(),
             publisher.as_ref(),
         )
         .await
@@ -60,7 +128,6 @@ pub async fn follow_stream(
             Ok(()) => {
                 if let Some(ready) = ready.take() {
                     tracing::info!(%table, "following the alerts stream");
-                    // Nobody waiting is fine: vigil-local itself does not.
                     let _ = ready.send(());
                 }
             }
@@ -74,9 +141,11 @@ async fn poll_once(
     dynamodb: &aws_sdk_dynamodb::Client,
     streams: &aws_sdk_dynamodbstreams::Client,
     table: &str,
-    iterators: &mut HashMap<String, Option<String>>,
+    cursors: &mut HashMap<String, ShardCursor>,
+    first_poll: bool,
     publisher: &dyn Publisher,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    use aws_sdk_dynamodbstreams::error::ProvideErrorMetadata;
     let arn = dynamodb
         .describe_table()
         .table_name(table)
@@ -97,41 +166,117 @@ async fn poll_once(
         let Some(shard_id) = shard.shard_id else {
             continue;
         };
-        if !iterators.contains_key(&shard_id) {
-            let iterator = streams
-                .get_shard_iterator()
-                .stream_arn(&arn)
-                .shard_id(&shard_id)
-                .shard_iterator_type(ShardIteratorType::Latest)
-                .send()
-                .await?
-                .shard_iterator;
-            iterators.insert(shard_id.clone(), iterator);
-        }
-        let Some(Some(iterator)) = iterators.get(&shard_id).cloned() else {
+        let cursor = cursors
+            .entry(shard_id.clone())
+            .or_insert_with(|| ShardCursor::new(first_poll));
+        if cursor.done {
             continue;
+        }
+        let iterator = match cursor.iterator.clone() {
+            Some(iterator) => iterator,
+            None => {
+                let (kind, sequence) = cursor.iterator_request();
+                let fresh = streams
+                    .get_shard_iterator()
+                    .stream_arn(&arn)
+                    .shard_id(&shard_id)
+                    .shard_iterator_type(kind)
+                    .set_sequence_number(sequence.map(str::to_owned))
+                    .send()
+                    .await?
+                    .shard_iterator;
+                match fresh {
+                    Some(iterator) => iterator,
+                    None => continue,
+                }
+            }
         };
-        let out = streams
-            .get_records()
-            .shard_iterator(&iterator)
-            .send()
-            .await?;
-        let mut event = Event::default();
-        event.records = out
+        let out = match streams.get_records().shard_iterator(&iterator).send().await {
+            Ok(out) => out,
+            // An iterator lives 15 minutes: get a fresh one from where we were.
+            Err(e) if e.code() == Some("ExpiredIteratorException") => {
+                cursor.iterator = None;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let records: Vec<_> = out
             .records
             .unwrap_or_default()
             .into_iter()
             .map(stream_record_from_sdk)
             .collect();
-        if event.records.is_empty()
-            || handle_stream(event, publisher, None)
+        let sequences: Vec<String> = records
+            .iter()
+            .filter_map(|r| r.change.sequence_number.clone())
+            .collect();
+        let mut event = Event::default();
+        event.records = records;
+        let failures = if event.records.is_empty() {
+            Vec::new()
+        } else {
+            handle_stream(event, publisher, None)
                 .await
                 .batch_item_failures
-                .is_empty()
-        {
-            iterators.insert(shard_id, out.next_shard_iterator);
-        }
-        // On a failure the same iterator is read again next time: nothing is skipped.
+        };
+        let failed = failures.first().and_then(|f| f.item_identifier.as_deref());
+        cursor.advance(&sequences, failed, out.next_shard_iterator);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seqs(all: &[&str]) -> Vec<String> {
+        all.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn shards_seen_later_are_read_from_their_first_record() {
+        assert_eq!(
+            ShardCursor::new(true).iterator_request(),
+            (ShardIteratorType::Latest, None)
+        );
+        assert_eq!(
+            ShardCursor::new(false).iterator_request(),
+            (ShardIteratorType::TrimHorizon, None)
+        );
+    }
+
+    #[test]
+    fn a_failed_publish_resumes_at_the_failed_record_however_long_it_fails() {
+        let mut cursor = ShardCursor::new(true);
+        cursor.advance(&seqs(&["100", "200"]), None, Some("it-1".into()));
+        assert_eq!(cursor.iterator.as_deref(), Some("it-1"));
+        // 300 fails: no iterator is kept (it would expire), the place is.
+        cursor.advance(&seqs(&["300", "400"]), Some("300"), Some("it-2".into()));
+        assert_eq!(cursor.iterator, None);
+        assert_eq!(
+            cursor.iterator_request(),
+            (ShardIteratorType::AtSequenceNumber, Some("300"))
+        );
+        // Still failing an hour later: still at 300.
+        cursor.advance(&seqs(&["300"]), Some("300"), Some("it-3".into()));
+        assert_eq!(
+            cursor.iterator_request(),
+            (ShardIteratorType::AtSequenceNumber, Some("300"))
+        );
+        // Published at last: after the last record, and an expired iterator resumes
+        // there.
+        cursor.advance(&seqs(&["300", "400"]), None, Some("it-4".into()));
+        cursor.iterator = None;
+        assert_eq!(
+            cursor.iterator_request(),
+            (ShardIteratorType::AfterSequenceNumber, Some("400"))
+        );
+    }
+
+    #[test]
+    fn a_closed_shard_read_to_its_end_is_done() {
+        let mut cursor = ShardCursor::new(false);
+        cursor.advance(&seqs(&["1"]), None, None);
+        assert!(cursor.done);
+    }
 }

@@ -1,5 +1,5 @@
 //! Failures in the middle of batches: a proxy between the DynamoDB store and moto
-//! loses requests and answers. Whatever it loses, a candidate reported as not stored
+//! delays every call and loses requests and answers. Whatever it loses, a candidate reported as not stored
 //! was not stored, a resend with the same Idempotency-Key completes the batch, every
 //! threat is counted exactly once, and the report counters equal a recount.
 
@@ -72,7 +72,7 @@ async fn lost_requests_and_answers_count_nothing_twice_and_lose_nothing() {
     // 12 batches of 40: 30 new groups each, and 10 repeats of the batch before's.
     let mut expected: BTreeMap<u32, u64> = BTreeMap::new();
     let mut refused = 0;
-    proxy.set(0.15, 0.15, Duration::ZERO);
+    proxy.set(0.15, 0.15, Duration::from_millis(2));
     for batch in 0..12u32 {
         let groups: Vec<u32> = (0..30)
             .map(|i| batch * 30 + i)
