@@ -4,7 +4,8 @@
 use super::counters::{Hour, bucket_of, delta, sources_seen};
 use super::{
     AlertPage, AlertQuery, AlertStore, Claim, Detection, FailedLogins, HistoryPage,
-    IDEMPOTENCY_TTL, IdempotentRequest, Ingest, LoginKey, StoreError, StoredChange, UserStore,
+    IDEMPOTENCY_TTL, IdempotentRequest, Ingest, LoginKey, MAX_ITEMS_READ, StoreError, StoredChange,
+    UserStore,
 };
 use crate::domain::{Alert, AlertId, HistoryEntry, User, Username};
 use async_trait::async_trait;
@@ -359,20 +360,27 @@ impl AlertStore for EmbeddedAlertStore {
             });
         }
         let state = self.state.read().map_err(poisoned)?;
-        let mut items: Vec<Alert> = state
-            .alerts
-            .range(lower..=upper)
-            .rev()
-            .map(|(_, a)| a)
-            .filter(|a| query.matches(a))
-            .take(query.limit + 1)
-            .cloned()
-            .collect();
+        let mut items: Vec<Alert> = Vec::new();
+        let mut stopped_at = None;
+        for (read, (id, alert)) in state.alerts.range(lower..=upper).rev().enumerate() {
+            if read == MAX_ITEMS_READ {
+                // The read budget ran out: everything newer than `id` was read.
+                stopped_at = Some(*id);
+                break;
+            }
+            if query.matches(alert) {
+                items.push(alert.clone());
+                if items.len() > query.limit {
+                    break;
+                }
+            }
+        }
         let next = if items.len() > query.limit {
             items.truncate(query.limit);
             items.last().map(|a| a.id)
         } else {
-            None
+            // The next page starts below the first unread alert.
+            stopped_at.map(|id| ulid::Ulid(id.0.saturating_add(1)))
         };
         Ok(AlertPage { items, next })
     }

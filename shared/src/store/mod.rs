@@ -7,7 +7,7 @@ pub mod dynamodb;
 pub mod embedded;
 mod query;
 
-pub use query::{AlertPage, AlertQuery};
+pub use query::{AlertPage, AlertQuery, MAX_ITEMS_READ};
 
 use crate::{
     config::StoreConfig,

@@ -56,6 +56,12 @@ impl AlertQuery {
     }
 }
 
+/// Alerts one list request reads (from one index partition, in DynamoDB) at most. A
+/// filter that matches rarely (`source_ip`, `assignee`) answers a short, even empty,
+/// page and a cursor when the budget runs out, instead of reading a whole partition
+/// in one request. Both stores keep to it, so pages look alike on both.
+pub const MAX_ITEMS_READ: usize = 1_000;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertPage {
     pub items: Vec<Alert>,

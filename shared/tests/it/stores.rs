@@ -853,9 +853,9 @@ async fn the_dedup_pointer_lives_as_long_as_its_campaign() {
     assert!(expires_at(first.dedup_key.clone()).await > created);
 }
 
-/// 1,500 alerts, 3 of them (the oldest) from one source: following the cursor finds
-/// exactly those 3, however short the pages (DynamoDB bounds the items one request
-/// reads, so its first pages come back empty with a cursor).
+/// 1,500 alerts, 3 of them (the oldest) from one source: no request reads more than
+/// its budget (so the first page comes back empty, with a cursor), and following the
+/// cursor finds exactly those 3.
 async fn a_rare_filter_pages_through_a_large_index(stores: Stores) {
     let t0 = base_time();
     let candidates: Vec<Alert> = (0..1500u32)
@@ -889,6 +889,11 @@ async fn a_rare_filter_pages_through_a_large_index(stores: Stores) {
         source_ip: Some("192.0.2.66".parse().unwrap()),
         ..Default::default()
     };
+    let first = stores.alerts.list(&query).await.unwrap();
+    assert!(
+        first.items.is_empty() && first.next.is_some(),
+        "the first request reads its budget of the newest alerts, finds none, and says where to go on"
+    );
     let (mut found, mut pages) = (Vec::new(), 0);
     loop {
         let page = stores.alerts.list(&query).await.unwrap();

@@ -3,15 +3,10 @@
 use super::{DynamoAlertStore, Item, ItemKind, items::alert_from, s, sdk_error};
 use crate::{
     domain::{Alert, AlertId, Severity},
-    store::{AlertPage, AlertQuery, StoreError},
+    store::{AlertPage, AlertQuery, MAX_ITEMS_READ, StoreError},
 };
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
-
-/// Items one list request reads from one index partition at most. A filter that
-/// matches rarely (`source_ip`, `assignee`) answers a short page and a cursor when
-/// the budget runs out, instead of reading a whole partition in one request.
-const MAX_ITEMS_READ: usize = 1_000;
 
 impl DynamoAlertStore {
     /// Reads up to `limit` matching alerts from one index partition, newest first,
