@@ -17,6 +17,7 @@ echo "== template lint"
 PATH="$PWD/$venv/bin:$PATH" sam validate --lint --template template.yaml
 "$venv/bin/cfn-lint" template.yaml
 "$venv/bin/cfn-lint" tools/deploy-role.yaml
+"$venv/bin/python" tools/check_template.py template.yaml
 # GitHub's workflow schema ships with check-jsonschema (no download).
 "$venv/bin/check-jsonschema" --builtin-schema vendor.github-workflows .github/workflows/*.yml
 

@@ -1,0 +1,66 @@
+"""Checks of template.yaml that cfn-lint cannot know: what Vigil needs of its own
+stack. Run by tools/test.sh; exits non-zero naming each check that fails.
+
+- A login flood cannot starve the sensors: login and predict have route throttles of
+  their own (apart from the stage-wide default), and predict reserves concurrency.
+- Every route a function serves is a route of the API (and the other way round is
+  cfn-lint's job).
+- Notifications SNS refuses are held whole: notify has a retry queue, consumes it, and
+  may send to it.
+"""
+
+import sys
+
+from cfnlint.decode import cfn_yaml
+
+template = cfn_yaml.load(sys.argv[1] if len(sys.argv) > 1 else "template.yaml")
+resources = template["Resources"]
+failures = []
+
+
+def check(ok, what):
+    if not ok:
+        failures.append(what)
+
+
+routes = resources["VigilApi"]["Properties"].get("RouteSettings", {})
+for route in ["POST /auth/login", "POST /threat-detection/predict", "POST /predict"]:
+    settings = routes.get(route, {})
+    check(
+        "ThrottlingRateLimit" in settings and "ThrottlingBurstLimit" in settings,
+        f"route {route!r} has throttling of its own",
+    )
+
+served = set()
+for name, resource in resources.items():
+    if resource["Type"] != "AWS::Serverless::Function":
+        continue
+    for event in resource["Properties"].get("Events", {}).values():
+        if event["Type"] == "HttpApi":
+            served.add(f"{event['Properties']['Method']} {event['Properties']['Path']}")
+for route in routes:
+    check(route in served, f"throttled route {route!r} is served by a function")
+
+predict = resources["PredictFunction"]["Properties"]
+check("ReservedConcurrentExecutions" in predict, "predict reserves concurrency")
+
+notify = resources["NotifyFunction"]["Properties"]
+check(
+    notify.get("Environment", {}).get("Variables", {}).get("VIGIL_RETRY_QUEUE_URL")
+    == {"Ref": "NotifyRetryQueue"},
+    "notify is told its retry queue",
+)
+check(
+    any(
+        e["Type"] == "SQS" and e["Properties"]["Queue"] == {"Fn::GetAtt": ["NotifyRetryQueue", "Arn"]}
+        for e in notify.get("Events", {}).values()
+    ),
+    "notify consumes its retry queue",
+)
+queue = resources.get("NotifyRetryQueue", {}).get("Properties", {})
+check(queue.get("FifoQueue") is True, "the retry queue is FIFO (an alert's notifications in order)")
+check("RedrivePolicy" in queue, "the retry queue ends in a dead-letter queue")
+
+for failure in failures:
+    print(f"template check failed: {failure}")
+sys.exit(1 if failures else 0)
