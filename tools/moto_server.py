@@ -21,8 +21,6 @@ Two more AWS behaviours moto 5.2.5 lacks, which tests of failures depend on:
 """
 
 import copy
-import hashlib
-import json
 import sys
 import threading
 import time
@@ -72,7 +70,7 @@ def _restore(table, key, before):
 
 
 _transactions = threading.Lock()
-_tokens: dict[str, tuple[str, float]] = {}
+_tokens: dict[str, float] = {}
 TOKEN_LIFETIME_SECONDS = 600
 
 
@@ -166,18 +164,17 @@ _handle_transaction = DynamoHandler.transact_write_items
 
 
 def transact_write_items_idempotently(self):
+    # AWS also refuses a token reused with other items; Vigil makes a token per
+    # attempt, so the token alone identifies the transaction here.
     token = self.body.get("ClientRequestToken")
     if token is None:
         return _handle_transaction(self)
-    digest = hashlib.sha256(
-        json.dumps(self.body["TransactItems"], sort_keys=True, default=repr).encode()
-    ).hexdigest()
     now = time.time()
     seen = _tokens.get(token)
-    if seen is not None and now - seen[1] < TOKEN_LIFETIME_SECONDS and seen[0] == digest:
+    if seen is not None and now - seen < TOKEN_LIFETIME_SECONDS:
         return ActionResult({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})
     result = _handle_transaction(self)
-    _tokens[token] = (digest, now)
+    _tokens[token] = now
     return result
 
 
