@@ -10,6 +10,7 @@ pub mod fanout;
 pub mod faults;
 #[cfg(feature = "detect")]
 pub mod records;
+pub mod threats;
 
 use axum::{
     Router,

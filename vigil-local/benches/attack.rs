@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use std::{sync::Arc, time::Instant};
 use vigil::{
     config::Config,
-    domain::{Alert, Threat},
+    domain::{Alert, Category::Dos, Severity::High, Threat},
     startup::Services,
 };
 use vigil_testkit::records::{port_scan, syn_flood, with_context};
@@ -260,24 +260,11 @@ async fn main() {
     let now = chrono::Utc::now();
     let candidates: Vec<Alert> = (0..1000u32)
         .map(|n| {
+            let source = ip(0xcb00_7100, 20_000 + n).parse().unwrap();
+            let target = (ip(0x0a20_0000, n).parse().unwrap(), 443);
             let threat = Threat {
-                category: vigil::domain::Category::Dos,
-                severity: vigil::domain::Severity::High,
-                score: Some(0.99),
-                source: Some(vigil::domain::Endpoint {
-                    ip: ip(0xcb00_7100, 20_000 + n).parse().ok(),
-                    port: None,
-                }),
-                destination: Some(vigil::domain::Endpoint {
-                    ip: ip(0x0a20_0000, n).parse().ok(),
-                    port: Some(443),
-                }),
-                protocol: Some("tcp".into()),
-                service: Some("private".into()),
                 sensor: Some("edge-3".into()),
-                summary: None,
-                model: None,
-                seen_at: now,
+                ..vigil_testkit::threats::threat(Dos, High, source, target, "private", now)
             };
             Alert::open(threat, "edge-3", now)
         })

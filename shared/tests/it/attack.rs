@@ -4,14 +4,15 @@
 //! DynamoDB, item by item, with DynamoDB's own size rule).
 
 use chrono::{DateTime, Duration as TimeDelta, TimeZone, Utc};
-use std::{net::Ipv4Addr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 use vigil::{
-    domain::{Alert, AlertStatus, Category, Endpoint, HISTORY_KEPT, Severity, Threat},
+    domain::{Alert, AlertStatus, Category, HISTORY_KEPT, Severity, Threat},
     store::{
         AlertStore, Stores,
         dynamodb::{DynamoAlertStore, items},
     },
 };
+use vigil_testkit::threats::{ip, threat};
 
 const WINDOW: Duration = Duration::from_secs(3600);
 
@@ -19,54 +20,31 @@ fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap()
 }
 
-fn ip(base: u32, i: u32) -> std::net::IpAddr {
-    Ipv4Addr::from(base + i).into()
-}
-
 /// A SYN-flood record from source number `i` at one web server.
 fn flood(i: u32, at: DateTime<Utc>) -> Threat {
-    Threat {
-        category: Category::Dos,
-        severity: Severity::High,
-        score: Some(0.99),
-        source: Some(Endpoint {
-            ip: Some(ip(0xc612_0000, i)), // 198.18.0.0/15, benchmarking space
-            port: Some(40_000),
-        }),
-        destination: Some(Endpoint {
-            ip: Some("10.0.0.9".parse().unwrap()),
-            port: Some(80),
-        }),
-        protocol: Some("tcp".into()),
-        service: Some("http".into()),
-        sensor: Some("edge-1".into()),
-        summary: None,
-        model: None,
-        seen_at: at,
-    }
+    let target = ("10.0.0.9".parse().unwrap(), 80);
+    threat(
+        Category::Dos,
+        Severity::High,
+        ip(0xc612_0000, i),
+        target,
+        "http",
+        at,
+    )
 }
 
 /// A probe from one source at host `i`, port `i`.
 fn scan(i: u32, at: DateTime<Utc>) -> Threat {
-    Threat {
-        category: Category::Probe,
-        severity: Severity::Medium,
-        score: Some(0.9),
-        source: Some(Endpoint {
-            ip: Some("203.0.113.66".parse().unwrap()),
-            port: Some(50_000),
-        }),
-        destination: Some(Endpoint {
-            ip: Some(ip(0x0a01_0000, i)),
-            port: Some(i as u16 + 1),
-        }),
-        protocol: Some("tcp".into()),
-        service: Some("private".into()),
-        sensor: Some("edge-1".into()),
-        summary: None,
-        model: None,
-        seen_at: at,
-    }
+    let source = "203.0.113.66".parse().unwrap();
+    let target = (ip(0x0a01_0000, i), i as u16 + 1);
+    threat(
+        Category::Probe,
+        Severity::Medium,
+        source,
+        target,
+        "private",
+        at,
+    )
 }
 
 /// What predict hands the store for a batch: the batch's threats grouped (here all

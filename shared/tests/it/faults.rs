@@ -6,14 +6,17 @@
 use chrono::{Duration as TimeDelta, TimeZone, Utc};
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 use vigil::{
-    domain::{Alert, Category, Endpoint, Severity, Threat},
+    domain::{Alert, Category, Severity},
     store::{
         AlertQuery, AlertStore, IdempotentRequest, Ingest, StoreError,
         counters::{Counters, bucket_of, contribution},
         dynamodb::DynamoAlertStore,
     },
 };
-use vigil_testkit::faults::FaultyProxy;
+use vigil_testkit::{
+    faults::FaultyProxy,
+    threats::{ip, threat},
+};
 
 const WINDOW: Duration = Duration::from_secs(3600);
 
@@ -21,25 +24,15 @@ const WINDOW: Duration = Duration::from_secs(3600);
 fn group(g: u32, batch: u32) -> Alert {
     let at =
         Utc.with_ymd_and_hms(2026, 11, 3, 10, 0, 0).unwrap() + TimeDelta::seconds(i64::from(batch));
-    let threat = Threat {
-        category: Category::R2l,
-        severity: Severity::High,
-        score: Some(0.9),
-        source: Some(Endpoint {
-            ip: Some(std::net::Ipv4Addr::from(0x0a05_0000 + g).into()),
-            port: None,
-        }),
-        destination: Some(Endpoint {
-            ip: Some("10.0.0.9".parse().unwrap()),
-            port: Some(22),
-        }),
-        protocol: Some("tcp".into()),
-        service: Some("ssh".into()),
-        sensor: Some("edge-1".into()),
-        summary: None,
-        model: None,
-        seen_at: at,
-    };
+    let target = ("10.0.0.9".parse().unwrap(), 22);
+    let threat = threat(
+        Category::R2l,
+        Severity::High,
+        ip(0x0a05_0000, g),
+        target,
+        "ssh",
+        at,
+    );
     Alert::open(threat, "edge-1", at)
 }
 

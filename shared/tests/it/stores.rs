@@ -229,24 +229,13 @@ async fn failed_logins_count_inside_a_window_and_restart_after_it(stores: Stores
 
 /// An alert opened at `at`, with an id from that instant.
 fn alert_at(at: DateTime<Utc>, category: Category, severity: Severity) -> Alert {
+    let (source, target) = (
+        "10.0.0.5".parse().unwrap(),
+        ("10.0.0.9".parse().unwrap(), 80),
+    );
     let threat = Threat {
-        category,
-        severity,
-        score: Some(0.9),
-        source: Some(Endpoint {
-            ip: Some("10.0.0.5".parse().unwrap()),
-            port: Some(4431),
-        }),
-        destination: Some(Endpoint {
-            ip: Some("10.0.0.9".parse().unwrap()),
-            port: Some(80),
-        }),
-        protocol: Some("tcp".into()),
-        service: Some("http".into()),
-        sensor: Some("edge-1".into()),
         summary: Some("synthetic".into()),
-        model: None,
-        seen_at: at,
+        ..vigil_testkit::threats::threat(category, severity, source, target, "http", at)
     };
     let mut alert = Alert::open(threat, "edge-1", at);
     alert.id = AlertId::from_parts(at.timestamp_millis() as u64, rand_bits());
