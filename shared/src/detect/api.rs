@@ -305,25 +305,22 @@ fn too_large() -> ApiError {
     }
 }
 
+/// The query string: only `store`. Every bad parameter is named, like every other
+/// query parser does (not just the first).
 fn parse_store_param(query: Option<&str>) -> Result<Option<bool>, ApiError> {
     let mut store = None;
+    let mut v = crate::http::Validation::new();
     for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         match key.as_ref() {
-            "store" => {
-                store = Some(match value.as_ref() {
-                    "true" | "1" => true,
-                    "false" | "0" => false,
-                    _ => return Err(ApiError::invalid_field("store", "must be true or false")),
-                })
-            }
-            other => {
-                return Err(ApiError::invalid_field(
-                    other,
-                    "is not a known query parameter",
-                ));
-            }
+            "store" => match value.as_ref() {
+                "true" | "1" => store = Some(true),
+                "false" | "0" => store = Some(false),
+                _ => v.push(FieldError::new("store", "must be true or false")),
+            },
+            other => v.push(FieldError::new(other, "is not a known query parameter")),
         }
     }
+    v.finish()?;
     Ok(store)
 }
 

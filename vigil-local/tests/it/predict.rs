@@ -217,7 +217,7 @@ async fn malformed_requests_are_rejected_clearly() {
     let not_object = app.predict_json(&analyst, json!({"records": [42]})).await;
     let bad_store = app
         .client
-        .post(app.url("/threat-detection/predict?store=maybe"))
+        .post(app.url("/threat-detection/predict?store=maybe&colour=red"))
         .bearer_auth(&analyst)
         .json(&json!({"records": [web_browsing()]}))
         .send()
@@ -230,7 +230,8 @@ async fn malformed_requests_are_rejected_clearly() {
     assert_eq!(fields(&problem(empty, 400).await), ["records"]);
     assert_eq!(fields(&problem(not_array, 400).await), ["records"]);
     assert_eq!(fields(&problem(not_object, 400).await), ["records[0]"]);
-    assert_eq!(fields(&problem(bad_store, 400).await), ["store"]);
+    // Every bad query parameter is named, not just the first.
+    assert_eq!(fields(&problem(bad_store, 400).await), ["store", "colour"]);
     problem(xml, 415).await;
 }
 
