@@ -1,7 +1,7 @@
 use super::Bucket;
 use crate::{
     domain::{AlertStatus, Category, Severity},
-    store::counters::{Hour, parse_name},
+    store::counters::{CounterKind, Hour, parse_name},
 };
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::Serialize;
@@ -127,22 +127,21 @@ pub fn build_report(
                 continue;
             }
             match c.kind {
-                "n" => {
+                CounterKind::Alerts => {
                     report.total += value;
                     point.0 += value;
                     *report.by_category.entry(c.category.as_str()).or_default() += value;
                     *report.by_severity.entry(c.severity.as_str()).or_default() += value;
                     *report.by_status.entry(c.status.as_str()).or_default() += value;
                 }
-                "o" => {
+                CounterKind::Occurrences => {
                     report.occurrences += value;
                     point.1 += value;
                 }
-                "ackn" => ack_n += value,
-                "acks" => ack_s += value,
-                "resn" => res_n += value,
-                "ress" => res_s += value,
-                _ => {}
+                CounterKind::Acknowledged => ack_n += value,
+                CounterKind::SecondsToAcknowledge => ack_s += value,
+                CounterKind::Resolved => res_n += value,
+                CounterKind::SecondsToResolve => res_s += value,
             }
         }
     }

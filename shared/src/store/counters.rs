@@ -17,11 +17,54 @@ use crate::domain::{Alert, AlertStatus, Category, Severity, sketch::TopValues};
 use chrono::{DateTime, Timelike, Utc};
 use std::collections::BTreeMap;
 
-/// Counter name → value. Names: `n|cell` alerts, `o|cell` occurrences (sum of counts),
-/// `ackn|cell`/`acks|cell` alerts acknowledged and seconds to their first
-/// acknowledgement, `resn|cell`/`ress|cell` the same for the first resolution
-/// (resolved or false positive).
+/// Counter name (`<kind>|<category>|<severity>|<status>`, see [`CounterKind`]) → value.
 pub type Counters = BTreeMap<String, i64>;
+
+/// What a counter counts, per (category, severity, status) cell. The names are stored
+/// (DynamoDB attribute names), so they never change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CounterKind {
+    /// Alerts.
+    Alerts,
+    /// Occurrences: the sum of the alerts' counts.
+    Occurrences,
+    /// Alerts acknowledged, and the seconds from creation to that.
+    Acknowledged,
+    SecondsToAcknowledge,
+    /// Alerts resolved (or marked false positives), and the seconds to that.
+    Resolved,
+    SecondsToResolve,
+}
+
+impl CounterKind {
+    const ALL: [CounterKind; 6] = [
+        Self::Alerts,
+        Self::Occurrences,
+        Self::Acknowledged,
+        Self::SecondsToAcknowledge,
+        Self::Resolved,
+        Self::SecondsToResolve,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Alerts => "n",
+            Self::Occurrences => "o",
+            Self::Acknowledged => "ackn",
+            Self::SecondsToAcknowledge => "acks",
+            Self::Resolved => "resn",
+            Self::SecondsToResolve => "ress",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    fn name(self, cell: &str) -> String {
+        format!("{}|{cell}", self.as_str())
+    }
+}
 
 /// What a report reads of one hour: exact counters, and the top sources per category.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -74,16 +117,19 @@ fn cell(alert: &Alert) -> String {
 pub fn contribution(alert: &Alert) -> Counters {
     let cell = cell(alert);
     let mut c = Counters::new();
-    c.insert(format!("n|{cell}"), 1);
-    c.insert(format!("o|{cell}"), alert.count as i64);
+    c.insert(CounterKind::Alerts.name(&cell), 1);
+    c.insert(CounterKind::Occurrences.name(&cell), alert.count as i64);
     let since_created = |t: DateTime<Utc>| (t - alert.created_at).num_seconds().max(0);
     if let Some(at) = alert.acknowledged_at {
-        c.insert(format!("ackn|{cell}"), 1);
-        c.insert(format!("acks|{cell}"), since_created(at));
+        c.insert(CounterKind::Acknowledged.name(&cell), 1);
+        c.insert(
+            CounterKind::SecondsToAcknowledge.name(&cell),
+            since_created(at),
+        );
     }
     if let Some(at) = alert.resolved_at {
-        c.insert(format!("resn|{cell}"), 1);
-        c.insert(format!("ress|{cell}"), since_created(at));
+        c.insert(CounterKind::Resolved.name(&cell), 1);
+        c.insert(CounterKind::SecondsToResolve.name(&cell), since_created(at));
     }
     c
 }
@@ -102,16 +148,16 @@ pub fn delta(old: Option<&Alert>, new: &Alert) -> Counters {
 }
 
 /// One parsed counter name.
-pub struct CounterName<'a> {
-    pub kind: &'a str,
+pub struct CounterName {
+    pub kind: CounterKind,
     pub category: Category,
     pub severity: Severity,
     pub status: AlertStatus,
 }
 
-pub fn parse_name(name: &str) -> Option<CounterName<'_>> {
+pub fn parse_name(name: &str) -> Option<CounterName> {
     let mut parts = name.split('|');
-    let kind = parts.next()?;
+    let kind = CounterKind::parse(parts.next()?)?;
     let category = parts.next()?.parse().ok()?;
     let severity = parts.next()?.parse().ok()?;
     let status = parts.next()?.parse().ok()?;
@@ -124,4 +170,27 @@ pub fn parse_name(name: &str) -> Option<CounterName<'_>> {
         severity,
         status,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_counter_name_parses_back_to_its_kind_and_cell() {
+        for kind in CounterKind::ALL {
+            let name = kind.name("dos|high|open");
+            let parsed = parse_name(&name).expect("parses");
+            assert_eq!(parsed.kind, kind);
+            assert_eq!(
+                (parsed.category, parsed.severity, parsed.status),
+                (Category::Dos, Severity::High, AlertStatus::Open)
+            );
+        }
+        assert!(
+            parse_name("src|dos|high|open|10.0.0.1").is_none(),
+            "the old per-IP names are gone"
+        );
+        assert!(parse_name("x|dos|high|open").is_none());
+    }
 }
