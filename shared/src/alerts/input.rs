@@ -27,17 +27,13 @@ pub fn list_query(raw: Option<&str>) -> Result<AlertQuery, ApiError> {
         let field = |m: String| FieldError::new(key.to_string(), m);
         match key.as_ref() {
             "status" => {
-                for s in value.split(',') {
-                    match s.parse::<AlertStatus>() {
-                        Ok(s) if !q.statuses.contains(&s) => q.statuses.push(s),
-                        Ok(_) => {}
-                        Err(e) => v.push(field(e.to_string())),
-                    }
+                if let Err(m) = query::statuses(&value, &mut q.statuses) {
+                    v.push(field(m));
                 }
             }
-            "severity" => match value.parse::<Severity>() {
+            "severity" => match query::severity(&value) {
                 Ok(s) => q.min_severity = Some(s),
-                Err(e) => v.push(field(e.to_string())),
+                Err(m) => v.push(field(m)),
             },
             "category" => match value.parse::<Category>() {
                 Ok(c) => q.category = Some(c),
@@ -63,7 +59,7 @@ pub fn list_query(raw: Option<&str>) -> Result<AlertQuery, ApiError> {
                 ))),
             },
             "cursor" => cursor = Some(value.into_owned()),
-            other => v.push(FieldError::new(other, "is not a known query parameter")),
+            other => v.push(query::unknown(other)),
         }
     }
     v.finish()?;
@@ -82,11 +78,7 @@ pub fn list_query(raw: Option<&str>) -> Result<AlertQuery, ApiError> {
     Ok(q)
 }
 
-pub fn parse_time(raw: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(raw)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| "must be an RFC 3339 date-time such as 2026-11-26T10:00:00Z".to_owned())
-}
+use crate::http::query::{self, time as parse_time};
 
 // The request bodies as the contract states them: the parsers below enforce exactly
 // these rules (and name every field at fault); the types only describe them.
@@ -349,7 +341,7 @@ pub fn history_query(raw: Option<&str>) -> Result<HistoryQuery, ApiError> {
                     "must be a whole number from 1 to {MAX_HISTORY_PAGE}"
                 ))),
             },
-            other => v.push(FieldError::new(other, "is not a known query parameter")),
+            other => v.push(query::unknown(other)),
         }
     }
     v.finish()?;

@@ -6,7 +6,6 @@ pub(crate) mod handlers;
 mod input;
 
 pub use cursor::Cursor;
-pub use input::parse_time as input_time;
 
 use crate::{
     http::Authenticator,

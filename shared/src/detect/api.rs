@@ -317,7 +317,7 @@ fn parse_store_param(query: Option<&str>) -> Result<Option<bool>, ApiError> {
                 "false" | "0" => store = Some(false),
                 _ => v.push(FieldError::new("store", "must be true or false")),
             },
-            other => v.push(FieldError::new(other, "is not a known query parameter")),
+            other => v.push(crate::http::query::unknown(other)),
         }
     }
     v.finish()?;

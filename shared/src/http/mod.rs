@@ -7,6 +7,7 @@ mod cors;
 mod error;
 mod guard;
 pub mod idempotency;
+pub mod query;
 mod request_span;
 
 pub use body::{

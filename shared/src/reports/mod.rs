@@ -6,9 +6,8 @@ mod report;
 pub use report::{Report, ReportFilter, build_report};
 
 use crate::{
-    alerts::input_time as parse_time,
     domain::{AlertStatus, Category, Severity},
-    http::{ApiError, Authenticator, Caller, FieldError, Problem, Validation},
+    http::{ApiError, Authenticator, Caller, FieldError, Problem, Validation, query},
     store::AlertStore,
 };
 use axum::{
@@ -98,7 +97,7 @@ fn parse_query(raw: Option<&str>, headers: &HeaderMap) -> Result<ReportQuery, Ap
     for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
         let field = |m: String| FieldError::new(key.to_string(), m);
         match key.as_ref() {
-            "from" | "to" => match parse_time(&value) {
+            "from" | "to" => match query::time(&value) {
                 Ok(t) if key == "from" => from = Some(t),
                 Ok(t) => to = Some(t),
                 Err(m) => v.push(field(m)),
@@ -120,26 +119,20 @@ fn parse_query(raw: Option<&str>, headers: &HeaderMap) -> Result<ReportQuery, Ap
                 _ => v.push(field("must be json or csv".into())),
             },
             "category" => {
-                for c in value.split(',') {
-                    match c.parse::<Category>() {
-                        Ok(c) => filter.categories.push(c),
-                        Err(e) => v.push(field(e.to_string())),
-                    }
+                if let Err(m) = query::categories(&value, &mut filter.categories) {
+                    v.push(field(m));
                 }
             }
-            "severity" => match value.parse::<Severity>() {
+            "severity" => match query::severity(&value) {
                 Ok(s) => filter.min_severity = Some(s),
-                Err(e) => v.push(field(e.to_string())),
+                Err(m) => v.push(field(m)),
             },
             "status" => {
-                for s in value.split(',') {
-                    match s.parse::<AlertStatus>() {
-                        Ok(s) => filter.statuses.push(s),
-                        Err(e) => v.push(field(e.to_string())),
-                    }
+                if let Err(m) = query::statuses(&value, &mut filter.statuses) {
+                    v.push(field(m));
                 }
             }
-            other => v.push(FieldError::new(other, "is not a known query parameter")),
+            other => v.push(query::unknown(other)),
         }
     }
     v.finish()?;
