@@ -5,9 +5,12 @@ pub mod api;
 pub(crate) mod contract;
 mod detector;
 mod features;
+mod ingest;
+mod input;
 mod prediction;
 mod record;
 mod schema;
+mod view;
 
 pub use detector::{BUNDLED_MODEL, DetectError, Detector};
 pub use features::{FeatureEncoder, SchemaMismatch};
