@@ -439,9 +439,7 @@ async fn alerts_filter_by_time_range(stores: Stores) {
 const WINDOW: Duration = Duration::from_secs(3600);
 
 fn detection_at(at: DateTime<Utc>, severity: Severity) -> Alert {
-    let mut a = alert_at(at, Category::Dos, severity);
-    a.id = AlertId::from_parts(at.timestamp_millis() as u64, rand_bits());
-    a
+    alert_at(at, Category::Dos, severity)
 }
 
 async fn detections_aggregate_repeats_inside_the_window(stores: Stores) {
