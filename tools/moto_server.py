@@ -18,9 +18,18 @@ Two more AWS behaviours moto 5.2.5 lacks, which tests of failures depend on:
 - a retry with the same ClientRequestToken within 10 minutes is answered as a success
   without being applied again (the SDK retries a transaction whose answer was lost
   with the same token; without this, moto applied it twice).
+
+And the API Gateway Management API as AWS answers it: moto 5.2.5 takes any
+connection id as connected (a defaultdict), so a browser that went away could never
+be told apart. Here only connections that were opened exist; posting to or reading
+any other answers 410 GoneException, as AWS does. API Gateway opens a connection when
+a browser connects; with no API Gateway here, tests open one through this server's
+own route `POST /_vigil/connections/<id>`, and read what was posted to it with
+`GET /_vigil/connections/<id>` (404 once it is closed).
 """
 
 import copy
+import json
 import sys
 import threading
 import time
@@ -179,6 +188,87 @@ def transact_write_items_idempotently(self):
 
 
 DynamoHandler.transact_write_items = transact_write_items_idempotently
+
+
+from moto.apigatewaymanagementapi import models as apigw_models
+from moto.core.exceptions import JsonRESTError
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+
+class GoneException(JsonRESTError):
+    code = 410
+
+    def __init__(self, connection_id):
+        super().__init__("GoneException", f"connection {connection_id} is gone")
+
+
+_apigw_lock = threading.Lock()
+
+
+def _apigw_init(self, region_name, account_id):
+    apigw_models.BaseBackend.__init__(self, region_name, account_id)
+    self.connections = {}
+
+
+def _apigw_get(self, connection_id):
+    with _apigw_lock:
+        if connection_id not in self.connections:
+            raise GoneException(connection_id)
+        return self.connections[connection_id]
+
+
+def _apigw_post(self, data, connection_id):
+    connection = _apigw_get(self, connection_id)
+    with _apigw_lock:
+        connection.posts.append(bytes(data).decode("utf-8", "replace"))
+
+
+def _apigw_delete(self, connection_id):
+    with _apigw_lock:
+        if self.connections.pop(connection_id, None) is None:
+            raise GoneException(connection_id)
+
+
+apigw_models.ApiGatewayManagementApiBackend.__init__ = _apigw_init
+apigw_models.ApiGatewayManagementApiBackend.get_connection = _apigw_get
+apigw_models.ApiGatewayManagementApiBackend.post_to_connection = _apigw_post
+apigw_models.ApiGatewayManagementApiBackend.delete_connection = _apigw_delete
+
+
+def _apigw_backend():
+    return apigw_models.apigatewaymanagementapi_backends["123456789012"]["us-east-1"]
+
+
+_dispatch = DomainDispatcherApplication.__call__
+
+
+def _dispatch_with_connections(self, environ, start_response):
+    path = environ.get("PATH_INFO", "")
+    if not path.startswith("/_vigil/connections/"):
+        return _dispatch(self, environ, start_response)
+    connection_id = path.rsplit("/", 1)[-1]
+    backend = _apigw_backend()
+    method = environ.get("REQUEST_METHOD")
+    with _apigw_lock:
+        if method == "POST":
+            connection = apigw_models.Connection()
+            connection.posts = []
+            backend.connections[connection_id] = connection
+            status, body = "201 Created", {"id": connection_id}
+        elif connection_id in backend.connections:
+            posts = backend.connections[connection_id].posts
+            status, body = "200 OK", {"id": connection_id, "posts": list(posts)}
+        else:
+            status, body = "404 Not Found", {"message": "gone"}
+    payload = json.dumps(body).encode()
+    start_response(
+        status,
+        [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))],
+    )
+    return [payload]
+
+
+DomainDispatcherApplication.__call__ = _dispatch_with_connections
 
 if __name__ == "__main__":
     from moto.server import main

@@ -29,6 +29,8 @@ pub enum StoreConfig {
 pub struct TableNames {
     pub users: String,
     pub alerts: String,
+    /// WebSocket tickets and connections (`VIGIL_CONNECTIONS_TABLE`).
+    pub connections: String,
 }
 
 /// Where the HS256 signing secret comes from.
@@ -127,6 +129,8 @@ impl Config {
         let tables = || TableNames {
             users: get("VIGIL_USERS_TABLE").unwrap_or_else(|| "vigil-users".into()),
             alerts: get("VIGIL_ALERTS_TABLE").unwrap_or_else(|| "vigil-alerts".into()),
+            connections: get("VIGIL_CONNECTIONS_TABLE")
+                .unwrap_or_else(|| "vigil-connections".into()),
         };
         let store = match get("VIGIL_STORE").as_deref() {
             Some("dynamodb") => StoreConfig::DynamoDb(tables()),

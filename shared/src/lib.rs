@@ -15,6 +15,7 @@ pub mod detect;
 pub mod domain;
 pub mod health;
 pub mod http;
+pub mod live;
 pub mod metrics;
 #[cfg(feature = "notify")]
 pub mod notify;

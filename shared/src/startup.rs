@@ -60,6 +60,7 @@ impl Services {
         AuthState {
             users: self.stores.users.clone(),
             tokens: self.tokens.clone(),
+            live: self.stores.live.clone(),
         }
     }
 

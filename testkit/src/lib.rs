@@ -6,6 +6,7 @@
 //! `.../error` and `init/error`.
 
 #[cfg(feature = "notify")]
+pub mod apigateway;
 pub mod fanout;
 pub mod faults;
 #[cfg(feature = "detect")]
@@ -300,6 +301,7 @@ pub fn lambda_env(tables: &vigil::config::TableNames) -> Vec<(&'static str, Stri
     vec![
         ("VIGIL_USERS_TABLE", tables.users.clone()),
         ("VIGIL_ALERTS_TABLE", tables.alerts.clone()),
+        ("VIGIL_CONNECTIONS_TABLE", tables.connections.clone()),
         ("VIGIL_JWT_SECRET", TEST_JWT_SECRET.to_owned()),
     ]
 }
@@ -368,6 +370,7 @@ pub async fn dynamo_tables() -> Option<vigil::config::TableNames> {
     let tables = vigil::config::TableNames {
         users: format!("users-{run}"),
         alerts: format!("alerts-{run}"),
+        connections: format!("connections-{run}"),
     };
     vigil::store::dynamodb::create_tables(&client, &tables)
         .await

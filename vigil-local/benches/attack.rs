@@ -68,7 +68,7 @@ impl Bench {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let detector = Arc::new(vigil::detect::Detector::bundled().expect("model"));
-        let app = vigil_local::app(&services, detector);
+        let app = vigil_local::app(&services, detector, &vigil_local::live_feed());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         let client = reqwest::Client::new();
         let login: Value = client

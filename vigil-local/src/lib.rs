@@ -1,6 +1,13 @@
-//! The local server's app: every capability's router merged behind one port.
+//! The local server's app: every capability's router merged behind one port, the
+//! live-alerts WebSocket and the console page that shows it.
 
-use axum::{http::header, response::IntoResponse, routing::get};
+pub mod live;
+
+use axum::{
+    http::header,
+    response::{Html, IntoResponse},
+    routing::get,
+};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use vigil::{
@@ -8,14 +15,23 @@ use vigil::{
     detect::Detector,
     health::{Health, ModelHealth},
     http::{cors_layer, finish_router},
-    notify::{LogPublisher, Publisher, SnsPublisher, local},
+    notify::{
+        LogPublisher, Publisher, SnsPublisher,
+        local::{self, LIVE_FEED_CAPACITY, LiveFeed},
+    },
     startup::Services,
     store::{StoreError, StoredChange, Stores, embedded::EmbeddedAlertStore},
 };
 
+/// A live feed for [`app`] and [`start_notifications`] to share.
+pub fn live_feed() -> LiveFeed {
+    tokio::sync::broadcast::channel(LIVE_FEED_CAPACITY).0
+}
+
 /// Every route of every function, with the same handlers the Lambdas run, plus the
-/// OpenAPI document, behind the CORS policy the HttpApi applies in AWS.
-pub fn app(services: &Services, detector: Arc<Detector>) -> axum::Router {
+/// OpenAPI and AsyncAPI documents, the WebSocket at `/ws` (fed by `live`) and the
+/// console page, behind the CORS policy the HttpApi applies in AWS.
+pub fn app(services: &Services, detector: Arc<Detector>, live: &LiveFeed) -> axum::Router {
     let health = Health::new(Some(ModelHealth::from(detector.as_ref())));
     finish_router(
         vigil::auth::router(services.auth_state())
@@ -23,7 +39,14 @@ pub fn app(services: &Services, detector: Arc<Detector>) -> axum::Router {
             .merge(vigil::alerts::router(services.alerts_state()))
             .merge(vigil::reports::router(services.reports_state()))
             .merge(vigil::health::router(health))
-            .route("/openapi.json", get(openapi_json)),
+            .route("/openapi.json", get(openapi_json))
+            .route("/asyncapi.json", get(asyncapi_json))
+            .route("/console", get(console))
+            .merge(live::router(live::LiveState {
+                tickets: services.stores.live.clone(),
+                users: services.stores.users.clone(),
+                feed: live.clone(),
+            })),
     )
     .layer(cors_layer(&services.config.cors_origins))
 }
@@ -36,6 +59,23 @@ async fn openapi_json() -> impl IntoResponse {
         [(header::CONTENT_TYPE, "application/json")],
         DOCUMENT.get_or_init(vigil::openapi::document_json).as_str(),
     )
+}
+
+/// The WebSocket contract (see `asyncapi.json`).
+async fn asyncapi_json() -> impl IntoResponse {
+    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        DOCUMENT
+            .get_or_init(vigil::live::asyncapi::document_json)
+            .as_str(),
+    )
+}
+
+/// The live console: log in, see the newest alerts, watch new ones arrive. One page,
+/// plain HTML and JavaScript, compiled into the binary (no build step).
+async fn console() -> Html<&'static str> {
+    Html(include_str!("console.html"))
 }
 
 /// The stores for `config`; with the embedded store, also its change feed (the local
@@ -56,12 +96,13 @@ pub fn stores(
 }
 
 /// Delivers alert changes to the notify handler, as the stream does in AWS: to SNS
-/// when a topic is configured, else to the log. A topic is honoured with either store:
+/// when a topic is configured, else to the log; and their events to `live`. A topic is honoured with either store:
 /// the embedded store needs no AWS, so the SNS client's settings are loaded here then.
 pub async fn start_notifications(
     services: &Services,
     changes: Option<mpsc::UnboundedReceiver<StoredChange>>,
     topic_arn: Option<String>,
+    live: LiveFeed,
 ) {
     let publisher: Arc<dyn Publisher> = match (topic_arn, &services.aws) {
         (Some(arn), Some(aws)) => Arc::new(SnsPublisher::new(aws_sdk_sns::Client::new(aws), arn)),
@@ -73,7 +114,7 @@ pub async fn start_notifications(
     };
     match (changes, &services.config.store, &services.aws) {
         (Some(rx), _, _) => {
-            tokio::spawn(local::forward_changes(rx, publisher));
+            tokio::spawn(local::forward_changes(rx, publisher, live));
         }
         (None, StoreConfig::DynamoDb(tables), Some(aws)) => {
             // The follower logs when it is live; nothing here waits for that.
@@ -82,6 +123,7 @@ pub async fn start_notifications(
                 aws.clone(),
                 tables.alerts.clone(),
                 publisher,
+                live,
                 ready,
             ));
         }

@@ -73,7 +73,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     {
         topic_arn.get_or_insert(created);
     }
-    vigil_local::start_notifications(&services, changes, topic_arn).await;
+    let live = vigil_local::live_feed();
+    vigil_local::start_notifications(&services, changes, topic_arn, live.clone()).await;
 
     // The first admin: the configured password, or one generated and shown once.
     let (password, generated) = match services.configured_admin_password().await? {
@@ -89,10 +90,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     }
 
     let detector = std::sync::Arc::new(vigil::detect::Detector::bundled()?);
-    let app = vigil_local::app(&services, detector);
+    let app = vigil_local::app(&services, detector, &live);
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "vigil-local listening");
-    println!("Vigil is listening on http://{}", listener.local_addr()?);
+    let addr = listener.local_addr()?;
+    println!("Vigil is listening on http://{addr} (live console: http://{addr}/console)");
     // With the peer address: login attempts are counted per source.
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)

@@ -5,12 +5,17 @@ mod bootstrap;
 pub(crate) mod handlers;
 mod passwords;
 mod user_view;
+pub(crate) mod ws_ticket;
 
 pub use bootstrap::{BootstrapError, BootstrapOutcome, ensure_admin};
 pub use passwords::{PasswordError, generate_password, hash_password, verify_password};
 pub use user_view::UserView;
 
-use crate::{http::Authenticator, store::UserStore, token::TokenKeys};
+use crate::{
+    http::Authenticator,
+    store::{LiveStore, UserStore},
+    token::TokenKeys,
+};
 use axum::{
     Router,
     extract::FromRef,
@@ -27,6 +32,8 @@ pub const LOCKOUT_WINDOW: Duration = Duration::from_secs(15 * 60);
 pub struct AuthState {
     pub users: Arc<dyn UserStore>,
     pub tokens: Arc<TokenKeys>,
+    /// Where WebSocket tickets are kept.
+    pub live: Arc<dyn LiveStore>,
 }
 
 impl FromRef<AuthState> for Authenticator {
@@ -46,5 +53,6 @@ pub fn router(state: AuthState) -> Router {
         .route("/auth/me", get(handlers::me))
         .route("/auth/users", get(handlers::list_users))
         .route("/auth/users/{username}", put(handlers::update_user))
+        .route("/auth/ws-ticket", post(ws_ticket::ws_ticket))
         .with_state(state)
 }

@@ -1,6 +1,7 @@
 //! Floor 1: the domain. Every type here is parsed once at the edge and trusted inside.
 
 mod alert;
+mod alert_event;
 mod alert_status;
 mod campaign;
 mod category;
@@ -17,6 +18,7 @@ pub use alert::{
     Alert, AlertId, HISTORY_KEPT, HISTORY_KEPT_BYTES, HistoryAction, HistoryEntry,
     InvalidTransition, ModelRef, Threat, new_alert_id,
 };
+pub use alert_event::AlertEvent;
 pub use alert_status::AlertStatus;
 pub use campaign::Grouping;
 pub use category::Category;

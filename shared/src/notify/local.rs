@@ -1,20 +1,40 @@
 //! Notifications for `vigil-local`: the same [`handle_stream`] logic fed from the
 //! embedded store's change feed, or from the DynamoDB stream when running against a
-//! DynamoDB endpoint.
+//! DynamoDB endpoint; and the same events sent to the local WebSocket clients through
+//! a [`LiveFeed`].
 
-use super::{Notification, Publisher, handle_stream, stream_record_from_sdk};
-use crate::{http::error_chain, store::StoredChange};
+use super::{Notification, Publisher, events_in, handle_stream, stream_record_from_sdk};
+use crate::{http::error_chain, live::EventMessage, store::StoredChange};
 use aws_lambda_events::event::dynamodb::Event;
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use std::{collections::HashMap, sync::Arc, time::Duration};
 use tokio::sync::{mpsc::UnboundedReceiver, oneshot};
 
-/// Publishes every change the embedded store reports, until the store is dropped.
+/// Where vigil-local's WebSocket clients receive alert events: every event, once,
+/// to every client (each applies its own filters). A client that falls more than the
+/// channel's capacity behind loses the oldest (and is told so).
+pub type LiveFeed = tokio::sync::broadcast::Sender<Arc<EventMessage>>;
+
+/// The feed's capacity: a burst of this many events waits for slow clients.
+pub const LIVE_FEED_CAPACITY: usize = 1024;
+
+fn send_live(live: &LiveFeed, message: EventMessage) {
+    // No receivers (no browser connected) is not an error.
+    let _ = live.send(Arc::new(message));
+}
+
+/// Publishes every change the embedded store reports, and sends its event to the
+/// live feed, until the store is dropped.
 pub async fn forward_changes(
     mut changes: UnboundedReceiver<StoredChange>,
     publisher: Arc<dyn Publisher>,
+    live: LiveFeed,
 ) {
     while let Some(change) = changes.recv().await {
+        // The live view first: it never waits for SNS.
+        if let Some(message) = EventMessage::for_change(change.old.as_ref(), &change.new) {
+            send_live(&live, message);
+        }
         let Some(n) = Notification::for_change(change.old.as_ref(), Some(&change.new)) else {
             continue;
         };
@@ -108,6 +128,7 @@ pub async fn follow_stream(
     aws: aws_config::SdkConfig,
     table: String,
     publisher: Arc<dyn Publisher>,
+    live: LiveFeed,
     ready: oneshot::Sender<()>,
 ) {
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
@@ -122,6 +143,7 @@ pub async fn follow_stream(
             &mut cursors,
             ready.is_some(),
             publisher.as_ref(),
+            &live,
         )
         .await
         {
@@ -144,6 +166,7 @@ async fn poll_once(
     cursors: &mut HashMap<String, ShardCursor>,
     first_poll: bool,
     publisher: &dyn Publisher,
+    live: &LiveFeed,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     use aws_sdk_dynamodbstreams::error::ProvideErrorMetadata;
     let arn = dynamodb
@@ -212,6 +235,11 @@ async fn poll_once(
             .collect();
         let mut event = Event::default();
         event.records = records;
+        // Live first, whatever SNS does. After a failed publish the records from the
+        // failed one on are read (and sent live) again: clients drop repeats by `id`.
+        for message in events_in(&event) {
+            send_live(live, message);
+        }
         let failures = if event.records.is_empty() {
             Vec::new()
         } else {

@@ -1,27 +1,5 @@
-use crate::domain::{Alert, AlertStatus, Category, Severity};
+use crate::domain::{Alert, AlertEvent, AlertStatus, Category, Severity};
 use serde::{Deserialize, Serialize};
-
-/// What happened to an alert that subscribers may care about. Pure counter updates
-/// (another repeat of the same threat) are deliberately not notified: they would page
-/// people for every packet of an ongoing attack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NotifyEvent {
-    Created,
-    /// Severity rose (repeats of a threat got worse).
-    Escalated,
-    StatusChanged,
-}
-
-impl NotifyEvent {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NotifyEvent::Created => "created",
-            NotifyEvent::Escalated => "escalated",
-            NotifyEvent::StatusChanged => "status_changed",
-        }
-    }
-}
 
 /// The message published to the topic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,7 +7,7 @@ pub struct Notification {
     /// Stable for one alert change: a redelivered stream record yields the same id, so
     /// subscribers can drop duplicates.
     pub message_id: String,
-    pub event: NotifyEvent,
+    pub event: AlertEvent,
     pub alert_id: String,
     pub category: Category,
     pub severity: Severity,
@@ -51,24 +29,15 @@ impl Notification {
     /// the change is one subscribers are told about.
     pub fn for_change(old: Option<&Alert>, new: Option<&Alert>) -> Option<Self> {
         let new = new?;
-        let (event, previous_status, previous_severity) = match old {
-            None => (NotifyEvent::Created, None, None),
-            Some(old) if old.status != new.status => {
-                (NotifyEvent::StatusChanged, Some(old.status), None)
-            }
-            Some(old) if new.severity > old.severity => {
-                (NotifyEvent::Escalated, None, Some(old.severity))
-            }
-            Some(_) => return None,
-        };
+        let event = AlertEvent::between(old, new)?;
+        let previous_status = (event == AlertEvent::StatusChanged)
+            .then(|| old.map(|o| o.status))
+            .flatten();
+        let previous_severity = (event == AlertEvent::Escalated)
+            .then(|| old.map(|o| o.severity))
+            .flatten();
         Some(Self {
-            message_id: format!(
-                "{}:{}:v{}:{}",
-                new.id,
-                event.as_str(),
-                new.version,
-                new.updated_at.timestamp_micros()
-            ),
+            message_id: event.message_id(new),
             event,
             alert_id: new.id.to_string(),
             category: new.category,

@@ -1,5 +1,5 @@
 use super::{Notification, Publisher, RetryQueue};
-use crate::{domain::Alert, http::error_chain, store::dynamodb::ItemKind};
+use crate::{domain::Alert, http::error_chain, live::EventMessage, store::dynamodb::ItemKind};
 use aws_lambda_events::event::{
     dynamodb::{Event, EventRecord, StreamRecord},
     streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse},
@@ -14,6 +14,31 @@ fn alert_from(image: &serde_dynamo::Item) -> Option<Result<Alert, serde_dynamo::
         Some(serde_dynamo::AttributeValue::S(kind)) if kind == ItemKind::Alert.as_str()
     );
     is_alert.then(|| serde_dynamo::from_item(image.clone()))
+}
+
+/// The alert change a stream record holds (old and new image), if it is about an
+/// alert; a record that cannot be decoded is logged and skipped, since retrying
+/// cannot fix it.
+fn alert_change(record: &EventRecord) -> Option<(Option<Alert>, Option<Alert>)> {
+    let old = alert_from(&record.change.old_image);
+    let new = alert_from(&record.change.new_image);
+    match (old.transpose(), new.transpose()) {
+        (Ok(old), Ok(new)) => Some((old, new)),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(event_id = %record.event_id, error = %e, "undecodable alert image skipped");
+            None
+        }
+    }
+}
+
+/// The live messages for a stream batch's alert events, in order.
+pub fn events_in(event: &Event) -> Vec<EventMessage> {
+    event
+        .records
+        .iter()
+        .filter_map(alert_change)
+        .filter_map(|(old, new)| EventMessage::for_change(old.as_ref(), new.as_ref()?))
+        .collect()
 }
 
 /// Publishes a notification for each stream record that needs one, in order.
@@ -33,14 +58,8 @@ pub async fn handle_stream(
     let mut response = DynamoDbEventResponse::default();
     let mut holding = false;
     for record in event.records {
-        let old = alert_from(&record.change.old_image);
-        let new = alert_from(&record.change.new_image);
-        let (old, new) = match (old.transpose(), new.transpose()) {
-            (Ok(old), Ok(new)) => (old, new),
-            (Err(e), _) | (_, Err(e)) => {
-                tracing::error!(event_id = %record.event_id, error = %e, "undecodable alert image skipped");
-                continue;
-            }
+        let Some((old, new)) = alert_change(&record) else {
+            continue;
         };
         let Some(notification) = Notification::for_change(old.as_ref(), new.as_ref()) else {
             continue;

@@ -4,10 +4,11 @@
 use super::counters::{Hour, bucket_of, delta, sources_seen};
 use super::{
     AlertPage, AlertQuery, AlertStore, Claim, Detection, FailedLogins, HistoryPage,
-    IDEMPOTENCY_TTL, IdempotentRequest, Ingest, LoginKey, MAX_ITEMS_READ, StoreError, StoredChange,
-    UserStore,
+    IDEMPOTENCY_TTL, IdempotentRequest, Ingest, LiveStore, LoginKey, MAX_ITEMS_READ, StoreError,
+    StoredChange, UserStore,
 };
 use crate::domain::{Alert, AlertId, HistoryEntry, User, Username};
+use crate::live::{Connection, ConnectionId, Filters, TicketGrant, TicketHash};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::{
@@ -383,5 +384,71 @@ impl AlertStore for EmbeddedAlertStore {
             stopped_at.map(|id| ulid::Ulid(id.0.saturating_add(1)))
         };
         Ok(AlertPage { items, next })
+    }
+}
+
+/// Tickets and connections in memory: for vigil-local and the tests.
+#[derive(Default)]
+pub struct EmbeddedLiveStore {
+    tickets: RwLock<HashMap<TicketHash, TicketGrant>>,
+    connections: RwLock<BTreeMap<ConnectionId, Connection>>,
+}
+
+#[async_trait]
+impl LiveStore for EmbeddedLiveStore {
+    async fn issue_ticket(
+        &self,
+        ticket: &TicketHash,
+        grant: &TicketGrant,
+    ) -> Result<(), StoreError> {
+        let mut tickets = self.tickets.write().map_err(poisoned)?;
+        // Expired tickets go as new ones come, so the map stays as small as the
+        // tickets of the last minute.
+        let now = Utc::now();
+        tickets.retain(|_, g| g.is_valid_at(now));
+        tickets.insert(ticket.clone(), grant.clone());
+        Ok(())
+    }
+
+    async fn redeem_ticket(
+        &self,
+        ticket: &TicketHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TicketGrant>, StoreError> {
+        let taken = self.tickets.write().map_err(poisoned)?.remove(ticket);
+        Ok(taken.filter(|g| g.is_valid_at(now)))
+    }
+
+    async fn connect(&self, connection: &Connection) -> Result<(), StoreError> {
+        self.connections
+            .write()
+            .map_err(poisoned)?
+            .insert(connection.id.clone(), connection.clone());
+        Ok(())
+    }
+
+    async fn subscribe(
+        &self,
+        id: &ConnectionId,
+        filters: &Filters,
+    ) -> Result<Connection, StoreError> {
+        let mut connections = self.connections.write().map_err(poisoned)?;
+        let connection = connections.get_mut(id).ok_or(StoreError::NotFound)?;
+        connection.filters = filters.clone();
+        Ok(connection.clone())
+    }
+
+    async fn disconnect(&self, id: &ConnectionId) -> Result<(), StoreError> {
+        self.connections.write().map_err(poisoned)?.remove(id);
+        Ok(())
+    }
+
+    async fn connections(&self, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError> {
+        let connections = self.connections.read().map_err(poisoned)?;
+        Ok(connections
+            .values()
+            .filter(|c| now < c.expires_at)
+            .cloned()
+            .collect())
     }
 }

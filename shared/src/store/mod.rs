@@ -12,6 +12,7 @@ pub use query::{AlertPage, AlertQuery, MAX_ITEMS_READ};
 use crate::{
     config::StoreConfig,
     domain::{Alert, AlertId, HistoryEntry, User, Username},
+    live::{Connection, ConnectionId, Filters, TicketGrant, TicketHash},
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -198,6 +199,37 @@ pub trait AlertStore: Send + Sync {
     ) -> Result<Vec<(DateTime<Utc>, counters::Hour)>, StoreError>;
 }
 
+/// WebSocket tickets and connections (see [`crate::live`]).
+#[async_trait]
+pub trait LiveStore: Send + Sync {
+    /// Keeps a ticket until it is redeemed or expires.
+    async fn issue_ticket(
+        &self,
+        ticket: &TicketHash,
+        grant: &TicketGrant,
+    ) -> Result<(), StoreError>;
+    /// Takes the ticket away and returns whom it lets in, if it exists and is still
+    /// valid at `now`. Atomic: of two redeemers of one ticket, one gets it.
+    async fn redeem_ticket(
+        &self,
+        ticket: &TicketHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TicketGrant>, StoreError>;
+    async fn connect(&self, connection: &Connection) -> Result<(), StoreError>;
+    /// Replaces a connection's filters and returns it; [`StoreError::NotFound`] if it
+    /// is not (or no longer) connected.
+    async fn subscribe(
+        &self,
+        id: &ConnectionId,
+        filters: &Filters,
+    ) -> Result<Connection, StoreError>;
+    /// Forgets a connection (whether or not it was there).
+    async fn disconnect(&self, id: &ConnectionId) -> Result<(), StoreError>;
+    /// Every connection not yet expired at `now`. A table of open browsers, read
+    /// whole once per stream batch: dozens to thousands of small items.
+    async fn connections(&self, now: DateTime<Utc>) -> Result<Vec<Connection>, StoreError>;
+}
+
 /// One page of an alert's history.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryPage {
@@ -256,6 +288,7 @@ pub struct StoredChange {
 pub struct Stores {
     pub users: Arc<dyn UserStore>,
     pub alerts: Arc<dyn AlertStore>,
+    pub live: Arc<dyn LiveStore>,
 }
 
 impl Stores {
@@ -263,6 +296,7 @@ impl Stores {
         Self {
             users: Arc::new(embedded::EmbeddedUserStore::default()),
             alerts: Arc::new(embedded::EmbeddedAlertStore::default()),
+            live: Arc::new(embedded::EmbeddedLiveStore::default()),
         }
     }
 
@@ -277,8 +311,12 @@ impl Stores {
                         tables.users.clone(),
                     )),
                     alerts: Arc::new(dynamodb::DynamoAlertStore::new(
-                        client,
+                        client.clone(),
                         tables.alerts.clone(),
+                    )),
+                    live: Arc::new(dynamodb::DynamoLiveStore::new(
+                        client,
+                        tables.connections.clone(),
                     )),
                 }
             }

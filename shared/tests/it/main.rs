@@ -8,4 +8,6 @@ mod faults;
 mod golden;
 #[cfg(feature = "notify")]
 mod notify;
+#[cfg(feature = "notify")]
+mod push;
 mod stores;

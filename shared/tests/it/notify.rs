@@ -214,10 +214,12 @@ async fn vigil_local_follows_the_dynamodb_stream_of_new_writes() {
     let f = fanout().await;
     let recorder = std::sync::Arc::new(RecordingPublisher::default());
     let (ready, live) = tokio::sync::oneshot::channel();
+    let (feed, mut browser) = tokio::sync::broadcast::channel(16);
     let follower = tokio::spawn(vigil::notify::local::follow_stream(
         f.aws.clone(),
         f.tables.alerts.clone(),
         recorder.clone(),
+        feed,
         ready,
     ));
     tokio::time::timeout(std::time::Duration::from_secs(60), live)
@@ -236,10 +238,19 @@ async fn vigil_local_follows_the_dynamodb_stream_of_new_writes() {
     let published = recorder
         .wait_for(2, std::time::Duration::from_secs(60))
         .await;
-    follower.abort();
     let events: Vec<&str> = published.iter().map(|n| n.event.as_str()).collect();
     assert_eq!(events, ["created", "status_changed"]);
     assert_eq!(published[0].alert_id, high.id.to_string());
+    // And the live feed, with the same ids
+    for notification in &published {
+        let pushed = tokio::time::timeout(std::time::Duration::from_secs(10), browser.recv())
+            .await
+            .expect("a live event")
+            .unwrap();
+        assert_eq!(pushed.id, notification.message_id);
+        assert_eq!(pushed.alert.id, high.id);
+    }
+    follower.abort();
 }
 
 #[test]

@@ -8,9 +8,10 @@ use vigil::{
     domain::{
         Alert, AlertId, AlertStatus, Category, Endpoint, Role, Severity, Threat, User, Username,
     },
+    live::{CONNECTION_TTL, Connection, ConnectionId, Filters, TICKET_TTL, Ticket, TicketGrant},
     store::{
         AlertQuery, Claim, Detection, IdempotentRequest, Ingest, LoginKey, StoreError, Stores,
-        dynamodb::{DynamoAlertStore, DynamoUserStore, create_tables},
+        dynamodb::{DynamoAlertStore, DynamoLiveStore, DynamoUserStore, create_tables},
     },
 };
 
@@ -30,7 +31,8 @@ async fn dynamodb() -> Option<Stores> {
         .expect("create tables twice");
     Some(Stores {
         users: Arc::new(DynamoUserStore::new(client.clone(), tables.users)),
-        alerts: Arc::new(DynamoAlertStore::new(client, tables.alerts)),
+        alerts: Arc::new(DynamoAlertStore::new(client.clone(), tables.alerts)),
+        live: Arc::new(DynamoLiveStore::new(client, tables.connections)),
     })
 }
 
@@ -66,6 +68,8 @@ conformance!(
     a_resend_with_the_same_key_counts_nothing_twice,
     a_batch_out_of_time_is_stored_by_its_resend,
     a_rare_filter_pages_through_a_large_index,
+    a_ticket_is_redeemed_once_and_only_before_it_expires,
+    connections_are_kept_with_their_filters_until_they_go,
 );
 
 fn name(n: &str) -> Username {
@@ -895,4 +899,99 @@ async fn a_rare_filter_pages_through_a_large_index(stores: Stores) {
     let mut expected: Vec<AlertId> = candidates[..3].iter().map(|a| a.id).collect();
     expected.reverse();
     assert_eq!(found, expected);
+}
+
+async fn a_ticket_is_redeemed_once_and_only_before_it_expires(stores: Stores) {
+    // Given two tickets issued to ana
+    let now = Utc::now();
+    let (first, second) = (Ticket::generate(), Ticket::generate());
+    let grant = TicketGrant::new(name("ana"), now);
+    stores
+        .live
+        .issue_ticket(&first.hash(), &grant)
+        .await
+        .unwrap();
+    stores
+        .live
+        .issue_ticket(&second.hash(), &grant)
+        .await
+        .unwrap();
+
+    // When the first is redeemed twice, concurrently
+    let hash = first.hash();
+    let (a, b) = tokio::join!(
+        stores.live.redeem_ticket(&hash, now),
+        stores.live.redeem_ticket(&hash, now),
+    );
+
+    // Then exactly one redeemer gets ana
+    let winners: Vec<TicketGrant> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    assert_eq!(winners[0].username, name("ana"));
+    // And the second, redeemed after its minute, lets nobody in, nor again after that
+    let late = now + TICKET_TTL + chrono::Duration::seconds(1);
+    assert_eq!(
+        stores
+            .live
+            .redeem_ticket(&second.hash(), late)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        stores
+            .live
+            .redeem_ticket(&second.hash(), now)
+            .await
+            .unwrap(),
+        None
+    );
+    // And a ticket never issued lets nobody in
+    let unknown = Ticket::generate().hash();
+    assert_eq!(
+        stores.live.redeem_ticket(&unknown, now).await.unwrap(),
+        None
+    );
+}
+
+async fn connections_are_kept_with_their_filters_until_they_go(stores: Stores) {
+    // Given two open connections
+    let now = Utc::now();
+    let ana = user("ana", Role::Analyst);
+    let first = Connection::open(ConnectionId(format!("c1-{}", ulid::Ulid::new())), &ana, now);
+    let second = Connection::open(ConnectionId(format!("c2-{}", ulid::Ulid::new())), &ana, now);
+    stores.live.connect(&first).await.unwrap();
+    stores.live.connect(&second).await.unwrap();
+
+    // When the first subscribes to high dos and probe alerts
+    let filters = Filters {
+        min_severity: Some(Severity::High),
+        categories: vec![Category::Dos, Category::Probe],
+    };
+    let subscribed = stores.live.subscribe(&first.id, &filters).await.unwrap();
+
+    // Then both are listed, the first with its filters
+    assert_eq!(subscribed.filters, filters);
+    let mut listed = stores.live.connections(now).await.unwrap();
+    listed.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].id, first.id);
+    assert_eq!(listed[0].filters, filters);
+    assert_eq!(listed[0].username, name("ana"));
+    assert_eq!(listed[1].filters, Filters::default());
+    // And one past its two hours is not listed
+    let later = now + CONNECTION_TTL + chrono::Duration::seconds(1);
+    assert!(stores.live.connections(later).await.unwrap().is_empty());
+
+    // When the second disconnects (twice: API Gateway may repeat it)
+    stores.live.disconnect(&second.id).await.unwrap();
+    stores.live.disconnect(&second.id).await.unwrap();
+
+    // Then only the first is left, and the second cannot subscribe
+    let left = stores.live.connections(now).await.unwrap();
+    assert_eq!(left.iter().map(|c| &c.id).collect::<Vec<_>>(), [&first.id]);
+    assert!(matches!(
+        stores.live.subscribe(&second.id, &filters).await,
+        Err(StoreError::NotFound)
+    ));
 }

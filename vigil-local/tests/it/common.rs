@@ -4,7 +4,7 @@
 use reqwest::{Client, Response};
 use serde_json::{Value, json};
 use std::sync::{Arc, OnceLock};
-use vigil::{config::Config, detect::Detector, startup::Services, store::Stores};
+use vigil::{config::Config, detect::Detector, startup::Services};
 
 /// The bundled model, loaded once per test binary (tract optimisation takes a moment).
 pub fn detector() -> Arc<Detector> {
@@ -23,19 +23,23 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    /// A fresh server with an embedded store and the user `admin`.
+    /// A fresh server with an embedded store and the user `admin`, its change feed
+    /// wired to notifications (logged) and the live WebSocket, as `make run` does.
     pub async fn spawn() -> Self {
         let config = Config::from_lookup(|_| None).expect("default config");
-        let services = Services::with_stores(config, None, Stores::embedded())
+        let (stores, changes) = vigil_local::stores(&config, None);
+        let services = Services::with_stores(config, None, stores)
             .await
             .expect("services");
+        let live = vigil_local::live_feed();
+        vigil_local::start_notifications(&services, changes, None, live.clone()).await;
         services
             .ensure_admin(vigil::domain::Password::parse_new(ADMIN_PASSWORD).unwrap())
             .await
             .expect("admin");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = vigil_local::app(&services, detector());
+        let app = vigil_local::app(&services, detector(), &live);
         let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Self {

@@ -25,7 +25,13 @@ async fn with_the_embedded_store_a_configured_topic_receives_alert_changes() {
     let config = Config::from_lookup(|_| None).unwrap();
     let (stores, changes) = vigil_local::stores(&config, None);
     let services = Services::with_stores(config, None, stores).await.unwrap();
-    vigil_local::start_notifications(&services, changes, Some(topic_arn)).await;
+    vigil_local::start_notifications(
+        &services,
+        changes,
+        Some(topic_arn),
+        vigil_local::live_feed(),
+    )
+    .await;
 
     // When an alert opens
     let now = chrono::Utc::now();

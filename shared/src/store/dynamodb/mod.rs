@@ -26,6 +26,9 @@
 //! - report counters: `pk = COUNT#<yyyy-mm-ddThh>#<shard>`, [`counters::SHARDS`] items
 //!   an hour, changed in the same transaction as the alerts they count. ≤ 8 KB.
 //!
+//! **connections** — key `pk` (S), TTL `expires_at`: WebSocket tickets and open
+//! connections, see `live.rs`. < 1 KB each.
+//!
 //! Trade-off: `by-kind` puts every alert under one partition key. An index partition
 //! takes ~1,000 writes/s, far above what campaign-grouped alerts produce; shard the
 //! key by month if that ever changes.
@@ -36,11 +39,13 @@ mod detections;
 mod idempotency;
 pub mod items;
 mod list;
+mod live;
 mod tables;
 mod users;
 
 pub use alerts::DynamoAlertStore;
 pub use items::{ItemKind, item_size};
+pub use live::DynamoLiveStore;
 pub use tables::create_tables;
 pub use users::DynamoUserStore;
 

@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::{
     },
 };
 
-/// Creates the users and alerts tables as `template.yaml` defines them, when missing.
+/// Creates the users, alerts and connections tables as `template.yaml` defines them, when missing.
 /// Used by `vigil-local --init` and the tests.
 pub async fn create_tables(client: &Client, tables: &TableNames) -> Result<(), StoreError> {
     let string_attr = |name: &str| {
@@ -84,6 +84,18 @@ pub async fn create_tables(client: &Client, tables: &TableNames) -> Result<(), S
         }
         create.send().await.map_err(sdk_error)?;
         enable_ttl(client, &tables.alerts).await?;
+    }
+    if !table_exists(client, &tables.connections).await? {
+        client
+            .create_table()
+            .table_name(&tables.connections)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(string_attr("pk"))
+            .key_schema(key("pk", KeyType::Hash))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        enable_ttl(client, &tables.connections).await?;
     }
     Ok(())
 }
