@@ -5,8 +5,8 @@
 //! Only what a function uses is implemented: `invocation/next`, `.../response`,
 //! `.../error` and `init/error`.
 
-#[cfg(feature = "notify")]
 pub mod apigateway;
+#[cfg(feature = "notify")]
 pub mod fanout;
 pub mod faults;
 #[cfg(feature = "detect")]

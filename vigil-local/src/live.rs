@@ -138,7 +138,7 @@ async fn serve(
                         let _ = tx.send(close("the user was disabled or logged out")).await;
                         break;
                     }
-                    Some(ServerMessage::Event(event.as_ref().clone()))
+                    Some(ServerMessage::Event(Box::new(event.as_ref().clone())))
                 }
                 Ok(_) => None,
                 Err(RecvError::Lagged(missed)) => {

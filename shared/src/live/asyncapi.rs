@@ -5,7 +5,7 @@
 
 use super::{ClientMessage, ErrorMessage, EventMessage, Subscribed};
 use serde_json::{Value, json};
-use utoipa::openapi::ComponentsBuilder;
+use utoipa::{ToSchema, openapi::ComponentsBuilder};
 
 /// The document, pretty-printed with a final newline (as committed).
 pub fn document_json() -> String {
@@ -15,11 +15,18 @@ pub fn document_json() -> String {
 }
 
 pub fn document() -> Value {
+    // Each message's schema and every schema it refers to (the alert and its parts).
+    let mut referenced = Vec::new();
+    EventMessage::schemas(&mut referenced);
+    Subscribed::schemas(&mut referenced);
+    ErrorMessage::schemas(&mut referenced);
+    ClientMessage::schemas(&mut referenced);
     let components = ComponentsBuilder::new()
         .schema_from::<EventMessage>()
         .schema_from::<Subscribed>()
         .schema_from::<ErrorMessage>()
         .schema_from::<ClientMessage>()
+        .schemas_from_iter(referenced)
         .build();
     let schemas = serde_json::to_value(&components.schemas).expect("schemas serialise");
     let message = |name: &str, schema: &str, title: &str, summary: &str| {

@@ -81,7 +81,7 @@ impl ErrorMessage {
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum ServerMessage {
-    Event(EventMessage),
+    Event(Box<EventMessage>),
     Subscribed(Subscribed),
     Error(ErrorMessage),
 }

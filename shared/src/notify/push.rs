@@ -90,7 +90,7 @@ impl Pusher {
         let users = self.current_users(&connections).await;
         let messages: Vec<(&EventMessage, String)> = events
             .iter()
-            .map(|e| (e, ServerMessage::Event(e.clone()).to_json()))
+            .map(|e| (e, ServerMessage::Event(Box::new(e.clone())).to_json()))
             .collect();
         let outcomes: Vec<PushReport> = stream::iter(connections)
             .map(|connection| {

@@ -268,6 +268,43 @@ impl TestApp {
             .unwrap()
     }
 
+    pub async fn ws_ticket(&self, token: &str) -> Response {
+        self.client
+            .post(self.url("/auth/ws-ticket"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Opens `/ws` with `ticket`: the socket, or the HTTP status the handshake got.
+    pub async fn open_ws(&self, ticket: &str) -> Result<LiveSocket, u16> {
+        let url = format!(
+            "{}/ws?ticket={ticket}",
+            self.base.replace("http://", "ws://")
+        );
+        match tokio_tungstenite::connect_async(url).await {
+            Ok((socket, _)) => Ok(LiveSocket(socket)),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                Err(response.status().as_u16())
+            }
+            Err(e) => panic!("the WebSocket handshake failed: {e}"),
+        }
+    }
+
+    /// A live connection for the holder of `token`: a ticket, then `/ws`.
+    pub async fn live(&self, token: &str) -> LiveSocket {
+        let ticket = self.ticket(token).await;
+        self.open_ws(&ticket).await.expect("the ticket opens /ws")
+    }
+
+    pub async fn ticket(&self, token: &str) -> String {
+        let response = self.ws_ticket(token).await;
+        assert_eq!(response.status(), 201);
+        let body: Value = response.json().await.unwrap();
+        body["ticket"].as_str().unwrap().to_owned()
+    }
+
     pub async fn update_user(&self, token: &str, username: &str, body: Value) -> Response {
         self.client
             .put(self.url(&format!("/auth/users/{username}")))
@@ -302,4 +339,65 @@ pub fn fields(problem: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A client of the live WebSocket, as a browser uses it.
+pub struct LiveSocket(
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+);
+
+/// What a live socket got next.
+#[derive(Debug, PartialEq)]
+pub enum Received {
+    Message(Value),
+    /// The server closed the connection, with this close code.
+    Closed(Option<u16>),
+    /// Nothing within the wait.
+    Nothing,
+}
+
+impl LiveSocket {
+    pub async fn send(&mut self, message: Value) {
+        use futures::SinkExt;
+        self.0
+            .send(tokio_tungstenite::tungstenite::Message::text(
+                message.to_string(),
+            ))
+            .await
+            .unwrap();
+    }
+
+    /// Sends `subscribe` with `filters` and returns the reply.
+    pub async fn subscribe(&mut self, filters: Value) -> Value {
+        let mut message = json!({"action": "subscribe"});
+        message
+            .as_object_mut()
+            .unwrap()
+            .extend(filters.as_object().cloned().unwrap_or_default());
+        self.send(message).await;
+        match self.next(std::time::Duration::from_secs(5)).await {
+            Received::Message(reply) => reply,
+            other => panic!("no reply to subscribe: {other:?}"),
+        }
+    }
+
+    /// The next text message, close or nothing, waiting at most `wait`.
+    pub async fn next(&mut self, wait: std::time::Duration) -> Received {
+        use futures::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.0.next()).await {
+                Err(_) => return Received::Nothing,
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    return Received::Message(serde_json::from_str(text.as_str()).unwrap());
+                }
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    return Received::Closed(frame.map(|f| u16::from(f.code)));
+                }
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(_)) | None) => return Received::Closed(None),
+            }
+        }
+    }
 }

@@ -8,6 +8,7 @@ mod alerts;
 mod auth;
 mod cors;
 mod init;
+mod live;
 mod notify;
 mod openapi;
 mod predict;

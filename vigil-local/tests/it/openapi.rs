@@ -32,6 +32,7 @@ fn every_route_is_in_the_contract_with_its_security() {
         ("/auth/me", "get"),
         ("/auth/users", "get"),
         ("/auth/users/{username}", "put"),
+        ("/auth/ws-ticket", "post"),
         ("/threat-detection/predict", "post"),
         ("/predict", "post"),
         ("/alerts", "get"),
