@@ -7,6 +7,9 @@ stack. Run by tools/test.sh; exits non-zero naming each check that fails.
   cfn-lint's job).
 - Notifications SNS refuses are held whole: notify has a retry queue, consumes it, and
   may send to it.
+- Live alerts: a WebSocket API with $connect, $disconnect and subscribe routed to the
+  live function (subscribe answering the client), a connections table that expires
+  its items, a ticket route, and notify allowed to post to the connections.
 """
 
 import sys
@@ -60,6 +63,40 @@ check(
 queue = resources.get("NotifyRetryQueue", {}).get("Properties", {})
 check(queue.get("FifoQueue") is True, "the retry queue is FIFO (an alert's notifications in order)")
 check("RedrivePolicy" in queue, "the retry queue ends in a dead-letter queue")
+
+live_api = resources.get("LiveApi", {}).get("Properties", {})
+check(live_api.get("ProtocolType") == "WEBSOCKET", "LiveApi is a WebSocket API")
+live_routes = {
+    r["Properties"]["RouteKey"]: r["Properties"]
+    for r in resources.values()
+    if r["Type"] == "AWS::ApiGatewayV2::Route"
+}
+for key in ["$connect", "$disconnect", "subscribe", "$default"]:
+    check(key in live_routes, f"the WebSocket API routes {key}")
+check(
+    live_routes.get("subscribe", {}).get("RouteResponseSelectionExpression") == "$default",
+    "subscribe answers the client (a route response)",
+)
+connections = resources.get("ConnectionsTable", {}).get("Properties", {})
+check(
+    connections.get("TimeToLiveSpecification", {}).get("AttributeName") == "expires_at",
+    "the connections table expires tickets and connections",
+)
+check("POST /auth/ws-ticket" in served, "a function serves POST /auth/ws-ticket")
+notify_statements = [
+    statement
+    for policy in notify.get("Policies", [])
+    if isinstance(policy, dict)
+    for statement in policy.get("Statement", [])
+]
+check(
+    any(s.get("Action") == "execute-api:ManageConnections" for s in notify_statements),
+    "notify may post to the WebSocket connections",
+)
+check(
+    "VIGIL_WS_ENDPOINT" in notify.get("Environment", {}).get("Variables", {}),
+    "notify is told the WebSocket API's endpoint",
+)
 
 for failure in failures:
     print(f"template check failed: {failure}")
