@@ -16,7 +16,8 @@ include model/Makefile.inc
 
 help:
 	@echo "make run        run every route on http://127.0.0.1:3000 (embedded store; dev build)"
-	@echo "make test       every test: Rust (embedded + DynamoDB via moto), template lint"
+	@echo "make test       every test: Rust (embedded + DynamoDB via moto), template lint,"
+	@echo "               schemathesis, the console page in headless Chromium"
 	@echo "make lint       cargo fmt --check and clippy -D warnings"
 	@echo "make model DATA=../shared/data/nsl-kdd/KDDTrain+.txt.gz   retrain the model"
 	@echo "make bench      criterion benchmarks (release)"
@@ -43,7 +44,7 @@ venv:
 	@PYTHON=$(PYTHON) tools/venv.sh $(VENV) tools/requirements.txt
 
 test:
-	@tools/bootstrap.sh
+	@tools/bootstrap.sh test
 	@$(MAKE) --no-print-directory test-only
 
 test-only: venv

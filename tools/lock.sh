@@ -4,8 +4,11 @@
 # serves for it. The venvs install only from the locks (pip --require-hashes --no-deps),
 # so what `make test` runs is what was committed, not what PyPI serves that day.
 #
-# Run it on purpose, never from a build: after editing an .in file, or to take newer
-# versions (then run `make test` on a fresh venv before committing the locks).
+# Run it on purpose, never from a build: after editing an .in file (what is already
+# locked stays at its version; only what the edit needs is resolved anew), or with
+# UPGRADE=1 to take newer versions of everything (then run `make test` on a fresh venv
+# before committing the locks: a transitive release can break a tool, as hypothesis
+# 6.170.17 broke schemathesis 4.32.5 on Python 3.11).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 uv=${UV:-.venv/bin/uv}
@@ -21,7 +24,9 @@ header() {
 lock() {
   local in=$1 out=$2; shift 2
   local tmp; tmp=$(mktemp)
-  "${compile[@]}" "$@" "$in" -o "$tmp"
+  # uv prefers the versions already in the output file: start from the current lock.
+  [ -z "${UPGRADE:-}" ] && [ -f "$out" ] && cp "$out" "$tmp"
+  "${compile[@]}" ${UPGRADE:+--upgrade} "$@" "$in" -o "$tmp"
   { header "$in"; cat "$tmp"; } >"$out"
   rm -f "$tmp"
   echo "lock: $out ($(grep -c '^[A-Za-z0-9].*==' "$out") packages)"

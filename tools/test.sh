@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Every test: with moto (DynamoDB, SNS, SQS over the wire) on a free loopback port
-# (tools/with-moto.sh), runs the Rust tests against it and lints the template.
+# Every test: with moto (DynamoDB, SNS, SQS, the API Gateway Management API over the
+# wire) on a free loopback port (tools/with-moto.sh), runs the Rust tests against it,
+# lints the template, runs schemathesis against vigil-local and the console page in
+# headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.venv
@@ -38,6 +40,12 @@ st_status=${PIPESTATUS[0]}
 set -e
 generated=$(grep -Eo '[0-9]+ generated' target/schemathesis.log | tail -1)
 
+echo "== browser (the live console in headless Chromium)"
+set +e
+"$venv/bin/python" tools/browser_test.py target/debug/vigil-local 2>&1 | tee target/browser.log
+browser_status=${PIPESTATUS[0]}
+set -e
+
 echo
 echo "tests: $passed passed, $failed failed"
 case $st_status in
@@ -46,4 +54,5 @@ case $st_status in
   *) st_verdict="FAILED (exit $st_status)" ;;
 esac
 echo "schemathesis: ${generated:-no} requests, $st_verdict"
-[ "$status" -eq 0 ] && [ "$st_status" -eq 0 ]
+echo "browser: $([ "$browser_status" -eq 0 ] && echo passed || echo FAILED)"
+[ "$status" -eq 0 ] && [ "$st_status" -eq 0 ] && [ "$browser_status" -eq 0 ]
