@@ -12,7 +12,7 @@ endif
 
 include model/Makefile.inc
 
-.PHONY: help run run-only test test-only lint fmt venv deploy-venv lock model bench bench-attack sam-build clean-venv
+.PHONY: help run run-only test test-only lint fmt venv deploy-venv lock model bench bench-attack bench-live sam-build clean-venv
 
 help:
 	@echo "make run        run every route on http://127.0.0.1:3000 (embedded store; dev build)"
@@ -22,6 +22,7 @@ help:
 	@echo "make model DATA=../shared/data/nsl-kdd/KDDTrain+.txt.gz   retrain the model"
 	@echo "make bench      criterion benchmarks (release)"
 	@echo "make bench-attack  attack-day figures over HTTP against moto (release)"
+	@echo "make bench-live    live push latency and fan-out to 1,000 connections (release, moto)"
 	@echo "make lock       re-resolve the hashed Python locks from their .in files"
 	@echo "make sam-build  build every function for arm64 Lambda (slow)"
 
@@ -64,6 +65,11 @@ bench:
 # long notes. Release build; prints one line per scenario.
 bench-attack: venv
 	tools/with-moto.sh cargo bench -p vigil-local --bench attack
+
+# Live alerts: push latency (write → WebSocket message) on vigil-local, and fan-out to
+# 1,000 connections through the Management API, against moto. Release build.
+bench-live: venv
+	tools/with-moto.sh cargo bench -p vigil-local --bench live
 
 # cargo-lambda and zig in a venv of their own, so `make test` and `make sam-build` do
 # not rebuild each other's.
