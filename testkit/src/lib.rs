@@ -12,6 +12,7 @@ pub mod faults;
 #[cfg(feature = "detect")]
 pub mod records;
 pub mod threats;
+pub mod users;
 
 use axum::{
     Router,

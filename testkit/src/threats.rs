@@ -40,3 +40,21 @@ pub fn threat(
 pub fn ip(base: u32, i: u32) -> IpAddr {
     std::net::Ipv4Addr::from(base + i).into()
 }
+
+/// A threat of `category` with no addresses (a dos on `http` from sensor `edge-1`,
+/// score 0.97), for tests where only the alert's existence and severity matter.
+pub fn sighting(category: Category, severity: Severity, at: DateTime<Utc>) -> Threat {
+    Threat {
+        category,
+        severity,
+        score: Some(0.97),
+        source: None,
+        destination: None,
+        protocol: Some("tcp".into()),
+        service: Some("http".into()),
+        sensor: Some("edge-1".into()),
+        summary: Some("synthetic".into()),
+        model: None,
+        seen_at: at,
+    }
+}

@@ -3,8 +3,8 @@
 //!
 //! 1. Push latency on vigil-local: an alert written through the store → its message
 //!    received by a WebSocket client over loopback. On the embedded store (its change
-//!    feed) and on DynamoDB in moto (the stream follower, which polls once a second,
-//!    as Lambda's event source mapping does in its own way).
+//!    feed) and on DynamoDB in moto (the stream follower, which reads the stream four times
+//!    a second, as Lambda's event source mapping does).
 //! 2. Fan-out as in AWS: one event, then ten, posted to 1,000 connections through the
 //!    API Gateway Management API (moto), connections read from DynamoDB (moto).
 //!
@@ -20,30 +20,21 @@ use std::{
 use tokio_tungstenite::tungstenite::Message;
 use vigil::{
     config::{Config, StoreConfig},
-    domain::{Alert, Category, Role, Severity, Threat, User, Username},
+    domain::{Alert, Category, Role, Severity, Threat},
     live::{Connection, ConnectionId, EventMessage},
     notify::{LogPublisher, Pusher, local},
     startup::Services,
     store::Stores,
 };
-use vigil_testkit::apigateway;
+use vigil_testkit::{apigateway, threats::sighting};
 
 const PASSWORD: &str = "bench-admin-password-1";
 
 fn alert(n: u32) -> Alert {
     let now = chrono::Utc::now();
     let threat = Threat {
-        category: Category::Dos,
-        severity: Severity::High,
-        score: Some(0.97),
-        source: None,
-        destination: None,
-        protocol: Some("tcp".into()),
-        service: Some("http".into()),
         sensor: Some(format!("bench-{n}")),
-        summary: Some("synthetic".into()),
-        model: None,
-        seen_at: now,
+        ..sighting(Category::Dos, Severity::High, now)
     };
     Alert::open(threat, "bench", now)
 }
@@ -80,7 +71,11 @@ async fn live_server(
     let feed = vigil_local::live_feed();
     match (changes, &services.config.store, &services.aws) {
         (Some(changes), _, _) => {
-            tokio::spawn(local::forward_changes(changes, Arc::new(LogPublisher), feed.clone()));
+            tokio::spawn(local::forward_changes(
+                changes,
+                Arc::new(LogPublisher),
+                feed.clone(),
+            ));
         }
         (None, StoreConfig::DynamoDb(tables), Some(aws)) => {
             let (ready, following) = tokio::sync::oneshot::channel();
@@ -150,7 +145,10 @@ async fn push_latency(label: &str, config: Config, rounds: u32) {
         let message: Value = serde_json::from_str(received.to_text().unwrap()).unwrap();
         assert_eq!(message["alert"]["id"], alert.id.to_string());
     }
-    println!("push latency, {label}: write → message {}", percentiles(samples));
+    println!(
+        "push latency, {label}: write → message {}",
+        percentiles(samples)
+    );
 }
 
 async fn fan_out() {
@@ -169,16 +167,7 @@ async fn fan_out() {
         .unwrap();
     let stores = Stores::from_config(&config, Some(&aws));
     let now = chrono::Utc::now();
-    let analyst = User {
-        username: Username::parse("ana").unwrap(),
-        role: Role::Analyst,
-        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
-        disabled: false,
-        token_generation: 0,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
+    let analyst = vigil_testkit::users::user("ana", Role::Analyst);
     stores.users.create(&analyst).await.unwrap();
     let connections = 1_000;
     futures::stream::iter(0..connections)
@@ -238,7 +227,12 @@ fn main() {
             other => std::env::var(other).ok(),
         })
         .unwrap();
-        push_latency("DynamoDB store in moto (stream follower, 1 s polls)", dynamodb, 20).await;
+        push_latency(
+            "DynamoDB store in moto (stream follower, 4 reads/s)",
+            dynamodb,
+            20,
+        )
+        .await;
         fan_out().await;
     });
 }

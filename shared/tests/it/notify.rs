@@ -8,7 +8,7 @@ use chrono::Utc;
 use serde_json::Value;
 use vigil::{
     config::TableNames,
-    domain::{Alert, AlertStatus, Category, Severity, Threat},
+    domain::{Alert, AlertStatus, Category, Severity},
     notify::{
         Notification, PublishError, Publisher, RecordingPublisher, RetryQueue, SnsPublisher,
         handle_retries, handle_stream, stream_record_from_sdk,
@@ -21,19 +21,7 @@ use vigil_testkit::{
 };
 
 fn alert(severity: Severity) -> Alert {
-    let threat = Threat {
-        category: Category::Dos,
-        severity,
-        score: Some(0.97),
-        source: None,
-        destination: None,
-        protocol: Some("tcp".into()),
-        service: Some("http".into()),
-        sensor: Some("edge-1".into()),
-        summary: Some("synthetic".into()),
-        model: None,
-        seen_at: Utc::now(),
-    };
+    let threat = vigil_testkit::threats::sighting(Category::Dos, severity, Utc::now());
     let mut alert = Alert::open(threat, "edge-1", Utc::now());
     alert.dedup_key = format!("dos|edge-1|{}", alert.id);
     alert

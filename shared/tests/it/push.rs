@@ -6,43 +6,20 @@
 use chrono::Utc;
 use futures::StreamExt;
 use vigil::{
-    domain::{Alert, Category, Role, Severity, Threat, User, Username},
+    domain::{Alert, Category, Role, Severity, User},
     live::{Connection, ConnectionId, EventMessage, Filters},
     notify::{PushReport, Pusher},
     store::Stores,
 };
-use vigil_testkit::{apigateway, aws_available, dynamo_tables};
+use vigil_testkit::{apigateway, aws_available, dynamo_tables, threats::sighting};
 
 fn alert(severity: Severity) -> Alert {
     let now = Utc::now();
-    let threat = Threat {
-        category: Category::Dos,
-        severity,
-        score: Some(0.97),
-        source: None,
-        destination: None,
-        protocol: Some("tcp".into()),
-        service: Some("http".into()),
-        sensor: Some("edge-1".into()),
-        summary: Some("synthetic".into()),
-        model: None,
-        seen_at: now,
-    };
-    Alert::open(threat, "edge-1", now)
+    Alert::open(sighting(Category::Dos, severity, now), "edge-1", now)
 }
 
 fn user(name: &str) -> User {
-    let now = Utc::now();
-    User {
-        username: Username::parse(name).unwrap(),
-        role: Role::Analyst,
-        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
-        disabled: false,
-        token_generation: 0,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    }
+    vigil_testkit::users::user(name, Role::Analyst)
 }
 
 struct Live {

@@ -84,17 +84,7 @@ fn login_key(n: &str) -> LoginKey {
 }
 
 fn user(n: &str, role: Role) -> User {
-    let now = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
-    User {
-        username: name(n),
-        role,
-        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
-        disabled: false,
-        token_generation: 0,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    }
+    vigil_testkit::users::user(n, role)
 }
 
 async fn users_are_created_once_and_read_back(stores: Stores) {

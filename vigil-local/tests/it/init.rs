@@ -2,7 +2,7 @@
 
 use vigil::{
     config::Config,
-    domain::{Alert, Category, Severity, Threat},
+    domain::{Alert, Category, Severity},
     startup::Services,
 };
 use vigil_testkit::aws_available;
@@ -32,19 +32,7 @@ async fn init_creates_the_tables_and_the_alerts_topic_and_can_run_again() {
     assert!(topic.ends_with(":vigil-alerts"), "{topic}");
     assert_eq!(second.as_deref(), Some(topic.as_str()));
     let now = chrono::Utc::now();
-    let threat = Threat {
-        category: Category::Probe,
-        severity: Severity::Low,
-        score: None,
-        source: None,
-        destination: None,
-        protocol: None,
-        service: None,
-        sensor: None,
-        summary: None,
-        model: None,
-        seen_at: now,
-    };
+    let threat = vigil_testkit::threats::sighting(Category::Probe, Severity::Low, now);
     let alert = Alert::open(threat, "admin", now);
     services.stores.alerts.create(&alert).await.unwrap();
     assert!(

@@ -3,7 +3,7 @@
 
 use vigil::{
     config::Config,
-    domain::{Alert, Category, Severity, Threat},
+    domain::{Alert, Category, Severity},
     startup::Services,
 };
 use vigil_testkit::{
@@ -35,19 +35,7 @@ async fn with_the_embedded_store_a_configured_topic_receives_alert_changes() {
 
     // When an alert opens
     let now = chrono::Utc::now();
-    let threat = Threat {
-        category: Category::Dos,
-        severity: Severity::High,
-        score: Some(0.9),
-        source: None,
-        destination: None,
-        protocol: Some("tcp".into()),
-        service: Some("http".into()),
-        sensor: Some("edge-1".into()),
-        summary: None,
-        model: None,
-        seen_at: now,
-    };
+    let threat = vigil_testkit::threats::sighting(Category::Dos, Severity::High, now);
     let alert = Alert::open(threat, "edge-1", now);
     services.stores.alerts.create(&alert).await.unwrap();
 
