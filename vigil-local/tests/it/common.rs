@@ -401,3 +401,18 @@ impl LiveSocket {
         }
     }
 }
+
+/// Asserts that the committed contract `file` (at the repository root) is what the code
+/// generates; with `VIGIL_UPDATE_OPENAPI` set, writes it first.
+pub fn assert_committed(file: &str, generated: &str) {
+    let path = format!("{}/../{file}", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var_os("VIGIL_UPDATE_OPENAPI").is_some() {
+        std::fs::write(&path, generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "{file} differs from what the code generates; run \
+         `VIGIL_UPDATE_OPENAPI=1 cargo test -p vigil-local` and commit it"
+    );
+}

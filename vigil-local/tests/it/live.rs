@@ -7,8 +7,6 @@ use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use vigil_testkit::records::{csv_line, port_scan};
 
-const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../asyncapi.json");
-
 /// A port-scan record as a sensor's CSV: a probe alert, high or medium, never critical.
 fn scan_csv() -> String {
     format!("{}\n", csv_line(&port_scan()))
@@ -192,16 +190,7 @@ async fn the_console_page_and_the_contract_are_served() {
 
 #[test]
 fn the_committed_asyncapi_json_is_what_the_code_generates() {
-    let generated = vigil::live::asyncapi::document_json();
-    if std::env::var_os("VIGIL_UPDATE_OPENAPI").is_some() {
-        std::fs::write(COMMITTED, &generated).unwrap();
-    }
-    let committed = std::fs::read_to_string(COMMITTED).unwrap_or_default();
-    assert!(
-        committed == generated,
-        "asyncapi.json differs from what the code generates; run \
-         `VIGIL_UPDATE_OPENAPI=1 cargo test -p vigil-local` and commit it"
-    );
+    crate::common::assert_committed("asyncapi.json", &vigil::live::asyncapi::document_json());
 }
 
 /// The required properties of schema `name` in the document, followed through `$ref`s.

@@ -4,20 +4,9 @@
 
 use crate::common::TestApp;
 
-const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.json");
-
 #[test]
 fn the_committed_openapi_json_is_what_the_code_generates() {
-    let generated = vigil::openapi::document_json();
-    if std::env::var_os("VIGIL_UPDATE_OPENAPI").is_some() {
-        std::fs::write(COMMITTED, &generated).unwrap();
-    }
-    let committed = std::fs::read_to_string(COMMITTED).unwrap_or_default();
-    assert!(
-        committed == generated,
-        "openapi.json differs from what the code generates; run \
-         `VIGIL_UPDATE_OPENAPI=1 cargo test -p vigil-local openapi::` and commit it"
-    );
+    crate::common::assert_committed("openapi.json", &vigil::openapi::document_json());
 }
 
 #[test]
