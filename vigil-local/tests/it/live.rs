@@ -84,7 +84,7 @@ async fn a_predicted_threat_reaches_a_matching_subscriber_within_a_second_and_no
 }
 
 #[tokio::test]
-async fn a_ticket_opens_one_socket_once_and_nothing_else_opens_one() {
+async fn a_ticket_opens_one_socket_once_within_its_minute_and_nothing_else_opens_one() {
     // Given a ticket
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
@@ -106,6 +106,19 @@ async fn a_ticket_opens_one_socket_once_and_nothing_else_opens_one() {
     for bad in [made_up.as_str(), "short", ""] {
         assert_eq!(app.open_ws(bad).await.err(), Some(401), "{bad:?}");
     }
+    // And so is a ticket past its minute
+    let expired = vigil::live::Ticket::generate();
+    let grant = vigil::live::TicketGrant {
+        username: vigil::domain::Username::parse("admin").unwrap(),
+        expires_at: chrono::Utc::now() - chrono::Duration::seconds(1),
+    };
+    app.services
+        .stores
+        .live
+        .issue_ticket(&expired.hash(), &grant)
+        .await
+        .unwrap();
+    assert_eq!(app.open_ws(expired.expose()).await.err(), Some(401));
     // And a ticket needs a token
     problem(
         app.client
