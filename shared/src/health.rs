@@ -3,22 +3,11 @@
 //! it. It reads nothing from the stores on purpose, so a health probe can never add load
 //! to DynamoDB or fail because of it.
 
+use crate::domain::Model;
 use axum::{Json, Router, extract::State, routing::get};
 use serde::Serialize;
 use std::sync::Arc;
 use utoipa::ToSchema;
-
-/// The bundled model a deployment serves.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ModelHealth {
-    #[schema(example = "vigil-mlp-novelty")]
-    pub name: String,
-    #[schema(example = "1.0.0")]
-    pub version: String,
-    /// SHA-256 of the bundled ONNX file, as its model card states it.
-    #[schema(example = "99f00e90a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c")]
-    pub sha256: String,
-}
 
 /// The body of `GET /health`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -31,11 +20,11 @@ pub struct Health {
     pub version: &'static str,
     /// The model this deployment scores with; absent from functions that run none.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub model: Option<ModelHealth>,
+    pub model: Option<Model>,
 }
 
 impl Health {
-    pub fn new(model: Option<ModelHealth>) -> Self {
+    pub fn new(model: Option<Model>) -> Self {
         Self {
             status: "ok",
             version: env!("CARGO_PKG_VERSION"),
@@ -64,16 +53,4 @@ pub fn router(info: Health) -> Router {
     Router::new()
         .route("/health", get(self::health))
         .with_state(Arc::new(info))
-}
-
-#[cfg(feature = "detect")]
-impl From<&crate::detect::Detector> for ModelHealth {
-    fn from(detector: &crate::detect::Detector) -> Self {
-        let model = &detector.schema().model;
-        Self {
-            name: model.name.clone(),
-            version: model.version.clone(),
-            sha256: model.sha256.clone(),
-        }
-    }
 }

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use vigil::{
     config::{Config, StoreConfig},
     detect::Detector,
-    health::{Health, ModelHealth},
+    health::Health,
     http::{cors_layer, finish_router},
     notify::{
         LogPublisher, Publisher, SnsPublisher,
@@ -32,7 +32,7 @@ pub fn live_feed() -> LiveFeed {
 /// OpenAPI and AsyncAPI documents, the WebSocket at `/ws` (fed by `live`) and the
 /// console page, behind the CORS policy the HttpApi applies in AWS.
 pub fn app(services: &Services, detector: Arc<Detector>, live: &LiveFeed) -> axum::Router {
-    let health = Health::new(Some(ModelHealth::from(detector.as_ref())));
+    let health = Health::new(Some(detector.schema().model.clone()));
     finish_router(
         vigil::auth::router(services.auth_state())
             .merge(vigil::detect::api::router(services.predict_state(detector)))

@@ -6,7 +6,7 @@ use super::{
     Detector,
     ingest::store_alerts,
     input::{parse_batch, parse_store_param, too_large},
-    view::{CLASS_NAMES, ModelInfo, PredictResponse, PredictionView, Summary},
+    view::{CLASS_NAMES, PredictResponse, PredictionView, Summary},
 };
 use crate::{
     detect::contract::{CsvRecordsSchema, PredictRequestSchema},
@@ -172,11 +172,7 @@ pub(crate) async fn predict(
         started.elapsed(),
     );
     Ok(Json(PredictResponse {
-        model: ModelInfo {
-            name: schema.model.name.clone(),
-            version: schema.model.version.clone(),
-            sha256: schema.model.sha256.clone(),
-        },
+        model: schema.model.clone(),
         threshold: schema.threshold,
         novelty_threshold: schema.novelty_threshold,
         predictions,

@@ -3,7 +3,7 @@
 
 use super::{ConnectionRecord, Prediction, api::PredictState, view::Summary};
 use crate::{
-    domain::{Alert, AlertId, Endpoint, ModelRef, Role, Threat},
+    domain::{Alert, AlertId, Endpoint, Role, Threat},
     http::{Caller, error_chain},
     store::{Ingest, StoreError},
 };
@@ -71,10 +71,7 @@ pub(super) async fn store_alerts(
                         "{category} traffic detected by {} {}",
                         schema.model.name, schema.model.version
                     )),
-                    model: Some(ModelRef {
-                        name: schema.model.name.clone(),
-                        version: schema.model.version.clone(),
-                    }),
+                    model: Some(schema.model.reference()),
                     ..threat
                 };
                 by_key.insert(key, groups.len());

@@ -6,7 +6,7 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 pub struct FeatureSchema {
     pub schema_version: u32,
-    pub model: ModelInfo,
+    pub model: crate::domain::Model,
     pub training_data: TrainingData,
     pub numeric: Vec<NumericFeature>,
     pub categorical: Vec<CategoricalFeature>,
@@ -16,13 +16,6 @@ pub struct FeatureSchema {
     pub novelty_threshold: Option<f32>,
     pub inputs: Names,
     pub outputs: Outputs,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct ModelInfo {
-    pub name: String,
-    pub version: String,
-    pub sha256: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

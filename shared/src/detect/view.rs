@@ -1,6 +1,6 @@
 //! What predict answers: a prediction per record, the model, and the batch's counts.
 
-use crate::domain::{AlertId, AlertIdText, Severity};
+use crate::domain::{AlertId, AlertIdText, Model, Severity};
 use serde::Serialize;
 use std::collections::HashMap;
 use utoipa::ToSchema;
@@ -8,20 +8,12 @@ use utoipa::ToSchema;
 /// Predictions for a batch, in the order of its records.
 #[derive(Serialize, ToSchema)]
 pub struct PredictResponse {
-    pub(super) model: ModelInfo,
+    /// The model that scored the batch.
+    pub(super) model: Model,
     pub(super) threshold: f32,
     pub(super) novelty_threshold: Option<f32>,
     pub(super) predictions: Vec<PredictionView>,
     pub(super) summary: Summary,
-}
-
-/// The model that scored the batch.
-#[derive(Serialize, ToSchema)]
-#[schema(as = PredictModel)]
-pub(super) struct ModelInfo {
-    pub(super) name: String,
-    pub(super) version: String,
-    pub(super) sha256: String,
 }
 
 /// The verdict on one record.

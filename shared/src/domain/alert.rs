@@ -1,17 +1,12 @@
-use super::{AlertStatus, Category, Endpoint, Grouping, Severity, Username, ValueSummary};
+use super::{
+    AlertStatus, Category, Endpoint, Grouping, ModelRef, Severity, Username, ValueSummary,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Alert ids are ULIDs: unique without coordination and sortable by creation time,
 /// which is what lets every list index sort "newest first" on the id alone.
 pub type AlertId = ulid::Ulid;
-
-/// Which model raised an alert.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ModelRef {
-    pub name: String,
-    pub version: String,
-}
 
 /// What a history entry records: `created` (`to`: the first status), `status` (`from`
 /// and `to`: statuses), `assignment` (`from` and `to`: usernames, absent for nobody),

@@ -7,6 +7,7 @@ mod campaign;
 mod category;
 mod contract;
 mod endpoint;
+mod model;
 mod password;
 mod role;
 mod severity;
@@ -16,7 +17,7 @@ mod username;
 
 pub use alert::{
     Alert, AlertId, HISTORY_KEPT, HISTORY_KEPT_BYTES, HistoryAction, HistoryEntry,
-    InvalidTransition, ModelRef, Threat, new_alert_id,
+    InvalidTransition, Threat, new_alert_id,
 };
 pub use alert_event::AlertEvent;
 pub use alert_status::AlertStatus;
@@ -24,6 +25,7 @@ pub use campaign::Grouping;
 pub use category::Category;
 pub use contract::{AlertIdText, IpAddress};
 pub use endpoint::Endpoint;
+pub use model::{Model, ModelRef};
 pub use password::Password;
 pub use role::Role;
 pub use severity::Severity;
