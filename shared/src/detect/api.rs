@@ -9,7 +9,7 @@ use super::{
     view::{CLASS_NAMES, PredictResponse, PredictionView, Summary},
 };
 use crate::{
-    detect::contract::{CsvRecordsSchema, PredictRequestSchema},
+    detect::request_schema::{CsvRecordsSchema, PredictRequestSchema},
     domain::{AlertId, Role},
     http::{
         ApiError, Authenticator, Caller, Problem, RawBody,

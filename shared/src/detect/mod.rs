@@ -2,13 +2,13 @@
 //! ONNX model. Compiled only with the `detect` feature (predict and vigil-local).
 
 pub mod api;
-pub(crate) mod contract;
 mod detector;
 mod features;
 mod ingest;
 mod input;
 mod prediction;
 mod record;
+pub(crate) mod request_schema;
 mod schema;
 mod view;
 

@@ -5,7 +5,6 @@ mod alert_event;
 mod alert_status;
 mod campaign;
 mod category;
-mod contract;
 mod endpoint;
 mod model;
 mod password;
@@ -14,6 +13,7 @@ mod severity;
 pub mod sketch;
 mod user;
 mod username;
+mod value_schemas;
 
 pub use alert::{
     Alert, AlertId, HISTORY_KEPT, HISTORY_KEPT_BYTES, HistoryAction, HistoryEntry,
@@ -23,7 +23,6 @@ pub use alert_event::AlertEvent;
 pub use alert_status::AlertStatus;
 pub use campaign::Grouping;
 pub use category::Category;
-pub use contract::{AlertIdText, IpAddress};
 pub use endpoint::Endpoint;
 pub use model::{Model, ModelRef};
 pub use password::Password;
@@ -32,6 +31,7 @@ pub use severity::Severity;
 pub use sketch::ValueSummary;
 pub use user::User;
 pub use username::Username;
+pub use value_schemas::{AlertIdText, IpAddress};
 
 /// Why a value could not be parsed into a domain type. The HTTP edge adds the field name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
