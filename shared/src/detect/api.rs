@@ -25,9 +25,7 @@ use axum::{
 };
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-/// Lambda's synchronous payload limit.
-pub const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
-pub const MAX_RECORDS: usize = 10_000;
+use super::input::MAX_BODY_BYTES;
 /// How long after the request arrived a batch may start writing groups: API Gateway
 /// gives up at 29 s, so groups not started by 20 s are answered as not stored (and a
 /// resend with the same Idempotency-Key stores them) rather than written after the

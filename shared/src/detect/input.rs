@@ -1,13 +1,15 @@
 //! Predict's request parsed at the edge: the query flag, and records from JSON or
 //! NSL-KDD CSV, every bad field named with its record index.
 
-use super::{
-    ConnectionRecord,
-    api::{MAX_BODY_BYTES, MAX_RECORDS},
-};
+use super::ConnectionRecord;
 use crate::http::{ApiError, FieldError, media_type, parse_object, reads_as_json};
 use axum::http::HeaderMap;
 use serde_json::Value;
+
+/// Lambda's synchronous payload limit.
+pub const MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
+/// The most records one request may carry.
+pub const MAX_RECORDS: usize = 10_000;
 
 /// A batch of bad records names at most this many problems.
 const MAX_REPORTED_ERRORS: usize = 100;

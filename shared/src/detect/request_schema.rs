@@ -150,7 +150,7 @@ impl PartialSchema for PredictRequestSchema {
                 ArrayBuilder::new()
                     .items(ConnectionRecordSchema::schema())
                     .min_items(Some(1))
-                    .max_items(Some(super::api::MAX_RECORDS)),
+                    .max_items(Some(super::input::MAX_RECORDS)),
             )
             .required("records")
             .property(
