@@ -69,11 +69,55 @@ pub struct Config {
     /// Repeats of a threat within this time of its alert's last sighting aggregate into
     /// that alert (`VIGIL_DEDUP_WINDOW_SECONDS`, default 3600).
     pub dedup_window: Duration,
-    /// True when running inside AWS Lambda (`AWS_LAMBDA_FUNCTION_NAME` is set).
-    pub in_lambda: bool,
+    /// Business metrics (`VIGIL_METRICS`, `VIGIL_STAGE`).
+    pub metrics: MetricsConfig,
+    /// Where alert events go (the notify function, and vigil-local).
+    pub notify: NotifyConfig,
     /// Browser origins allowed to call the API (`VIGIL_CORS_ORIGINS`, comma-separated).
     /// vigil-local applies them; in AWS the HttpApi's CORS configuration does.
     pub cors_origins: CorsOrigins,
+}
+
+/// Where the process runs. Lambda sets `AWS_LAMBDA_FUNCTION_NAME` in every function;
+/// this is the one place that reads it (config defaults, log format, metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    Lambda,
+    Local,
+}
+
+impl Runtime {
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+        match get("AWS_LAMBDA_FUNCTION_NAME") {
+            Some(_) => Runtime::Lambda,
+            None => Runtime::Local,
+        }
+    }
+
+    /// This process's.
+    pub fn current() -> Self {
+        Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    }
+}
+
+/// Business metrics as CloudWatch embedded-metric-format lines on stdout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// `VIGIL_METRICS`: `emf` or `off`; by default on in Lambda, off locally.
+    pub enabled: bool,
+    /// `VIGIL_STAGE`: the `Stage` dimension of every metric, when set.
+    pub stage: Option<String>,
+}
+
+/// Where alert events are delivered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NotifyConfig {
+    /// `VIGIL_TOPIC_ARN`: the SNS topic (required by notify; vigil-local logs without).
+    pub topic_arn: Option<String>,
+    /// `VIGIL_RETRY_QUEUE_URL`: the SQS FIFO queue that holds what SNS refused.
+    pub retry_queue_url: Option<String>,
+    /// `VIGIL_WS_ENDPOINT`: the WebSocket API's stage URL, to push events live.
+    pub ws_endpoint: Option<String>,
 }
 
 /// The origins a browser may call Vigil from: a list of `scheme://host[:port]`, or
@@ -125,7 +169,7 @@ impl Config {
 
     /// Reads any key/value source: tests pass a map instead of mutating the environment.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let in_lambda = get("AWS_LAMBDA_FUNCTION_NAME").is_some();
+        let in_lambda = Runtime::from_lookup(&get) == Runtime::Lambda;
         let tables = || TableNames {
             users: get("VIGIL_USERS_TABLE").unwrap_or_else(|| "vigil-users".into()),
             alerts: get("VIGIL_ALERTS_TABLE").unwrap_or_else(|| "vigil-alerts".into()),
@@ -223,12 +267,34 @@ impl Config {
             message,
         })?;
 
+        let metrics = MetricsConfig {
+            enabled: match get("VIGIL_METRICS").as_deref() {
+                Some("emf") => true,
+                Some("off") => false,
+                None => in_lambda,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        var: "VIGIL_METRICS",
+                        message: format!("must be 'emf' or 'off', not {other:?}"),
+                    });
+                }
+            },
+            stage: get("VIGIL_STAGE").map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()),
+        };
+
+        let notify = NotifyConfig {
+            topic_arn: get("VIGIL_TOPIC_ARN"),
+            retry_queue_url: get("VIGIL_RETRY_QUEUE_URL"),
+            ws_endpoint: get("VIGIL_WS_ENDPOINT"),
+        };
+
         Ok(Self {
             store,
             jwt,
             bootstrap_admin,
             dedup_window,
-            in_lambda,
+            metrics,
+            notify,
             cors_origins,
         })
     }
@@ -253,6 +319,23 @@ mod tests {
         assert_eq!(c.store, StoreConfig::Embedded);
         assert!(matches!(c.jwt.secret, JwtSecretSource::RandomPerStart));
         assert_eq!(c.jwt.ttl, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn metrics_are_on_in_lambda_unless_turned_off_and_a_bad_setting_stops_start() {
+        let lambda = [
+            ("AWS_LAMBDA_FUNCTION_NAME", "vigil-dev-predict"),
+            ("VIGIL_JWT_SECRET_ARN", "arn:aws:secretsmanager:x"),
+        ];
+        assert!(config(&lambda).unwrap().metrics.enabled);
+        assert!(!config(&[]).unwrap().metrics.enabled);
+        let off = [lambda[0], lambda[1], ("VIGIL_METRICS", "off"), ("VIGIL_STAGE", " dev ")];
+        let c = config(&off).unwrap();
+        assert!(!c.metrics.enabled);
+        assert_eq!(c.metrics.stage.as_deref(), Some("dev"));
+        let err = config(&[("VIGIL_METRICS", "yes")]).unwrap_err();
+        assert!(err.to_string().starts_with("VIGIL_METRICS:"), "{err}");
+        assert_eq!(Runtime::from_lookup(|_| None), Runtime::Local);
     }
 
     #[test]

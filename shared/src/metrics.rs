@@ -27,21 +27,11 @@ pub const NAMESPACE: &str = "Vigil";
 static ENABLED: AtomicBool = AtomicBool::new(false);
 static STAGE: OnceLock<Option<String>> = OnceLock::new();
 
-/// Decides once, at start-up, whether metrics are written and under which stage.
-pub fn init() {
-    let stage = std::env::var("VIGIL_STAGE")
-        .ok()
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty());
-    let _ = STAGE.set(stage);
-    let setting = std::env::var("VIGIL_METRICS").unwrap_or_default();
-    let in_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
-    let on = match setting.as_str() {
-        "emf" => true,
-        "off" => false,
-        _ => in_lambda,
-    };
-    ENABLED.store(on, Ordering::Relaxed);
+/// Decides once, at start-up, whether metrics are written and under which stage
+/// (every function's start-up calls it with its [`Config`](crate::config::Config)).
+pub fn init(config: &crate::config::MetricsConfig) {
+    let _ = STAGE.set(config.stage.clone());
+    ENABLED.store(config.enabled, Ordering::Relaxed);
 }
 
 pub fn enabled() -> bool {

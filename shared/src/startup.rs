@@ -34,6 +34,7 @@ impl Services {
         aws: Option<aws_config::SdkConfig>,
         stores: Stores,
     ) -> Result<Self, StartupError> {
+        crate::metrics::init(&config.metrics);
         let secret = aws::jwt_secret(&config.jwt.secret, aws.as_ref()).await?;
         let tokens = Arc::new(TokenKeys::new(
             &secret,

@@ -8,7 +8,6 @@
 use tracing_subscriber::{EnvFilter, fmt};
 
 pub fn init() {
-    crate::metrics::init();
     let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let filter = get("RUST_LOG")
         .or_else(|| get("AWS_LAMBDA_LOG_LEVEL").map(|l| l.to_ascii_lowercase()))
@@ -20,7 +19,7 @@ pub fn init() {
     .unwrap_or_else(|_| EnvFilter::new("info"));
     let json = match get("AWS_LAMBDA_LOG_FORMAT").as_deref() {
         Some(f) => f.eq_ignore_ascii_case("json"),
-        None => get("AWS_LAMBDA_FUNCTION_NAME").is_some(),
+        None => crate::config::Runtime::current() == crate::config::Runtime::Lambda,
     };
     let builder = fmt().with_env_filter(filter).with_target(false);
     // `try_init`: tests and the local server may call this more than once.

@@ -65,9 +65,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let aws = vigil::aws::sdk_config(&config).await;
     let (stores, changes) = vigil_local::stores(&config, aws.as_ref());
     let services = Services::with_stores(config, aws, stores).await?;
-    let mut topic_arn = std::env::var("VIGIL_TOPIC_ARN")
-        .ok()
-        .filter(|t| !t.is_empty());
+    let mut topic_arn = services.config.notify.topic_arn.clone();
     if args.init
         && let Some(created) = vigil_local::init_resources(&services).await?
     {

@@ -20,22 +20,23 @@ use vigil::{
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     vigil::telemetry::init();
-    let topic_arn = std::env::var("VIGIL_TOPIC_ARN")
-        .map_err(|_| "VIGIL_TOPIC_ARN must be set to the alerts topic's ARN")?;
+    let config = Config::from_env()?;
+    let topic_arn = config
+        .notify
+        .topic_arn
+        .clone()
+        .ok_or("VIGIL_TOPIC_ARN must be set to the alerts topic's ARN")?;
     let aws = aws_config::load_from_env().await;
     let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&aws), topic_arn);
-    let retry = std::env::var("VIGIL_RETRY_QUEUE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
+    let retry = config
+        .notify
+        .retry_queue_url
+        .clone()
         .map(|url| RetryQueue::new(aws_sdk_sqs::Client::new(&aws), url));
-    let pusher = match std::env::var("VIGIL_WS_ENDPOINT") {
-        Ok(endpoint) if !endpoint.is_empty() => {
-            let config = Config::from_env()?;
-            let stores = Stores::from_config(&config.store, Some(&aws));
-            Some(Pusher::new(&aws, &endpoint, stores.live, stores.users))
-        }
-        _ => None,
-    };
+    let pusher = config.notify.ws_endpoint.as_deref().map(|endpoint| {
+        let stores = Stores::from_config(&config.store, Some(&aws));
+        Pusher::new(&aws, endpoint, stores.live, stores.users)
+    });
     let (publisher, retry, pusher) = (&publisher, retry.as_ref(), pusher.as_ref());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         // One function, two event sources: the records say which.

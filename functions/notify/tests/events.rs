@@ -35,7 +35,10 @@ async fn run_binary_on_fixture(topic_arn: &str) -> Value {
     runtime.spawn_function(
         env!("CARGO_BIN_EXE_notify"),
         "notify",
-        &[("VIGIL_TOPIC_ARN", topic_arn)],
+        &[
+            ("VIGIL_TOPIC_ARN", topic_arn),
+            ("VIGIL_JWT_SECRET", vigil_testkit::TEST_JWT_SECRET),
+        ],
     );
     let event = serde_json::from_str(&fixture("notify/stream.json", "")).unwrap();
     runtime.respond(event).await
