@@ -14,8 +14,12 @@ pub enum StartupError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    #[error("secret {arn}: {message}")]
-    BadSecret { arn: String, message: String },
+    #[error("secret {arn} cannot be used")]
+    BadSecret {
+        arn: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A secret lives in Secrets Manager but no AWS configuration was built: a wiring
     /// mistake, refused at start rather than papered over.
     #[error("secret {arn} is in Secrets Manager, but no AWS configuration was loaded")]
@@ -51,7 +55,7 @@ async fn read_secret(aws: &aws_config::SdkConfig, arn: &str) -> Result<String, S
         })?;
     out.secret_string.ok_or_else(|| StartupError::BadSecret {
         arn: arn.to_owned(),
-        message: "has no string value".into(),
+        source: Box::new(crate::domain::Invalid::new("it has no string value")),
     })
 }
 
@@ -64,9 +68,9 @@ pub async fn jwt_secret(
         (JwtSecretSource::Value(secret), _) => Ok(secret.clone()),
         (JwtSecretSource::SecretsManager(arn), Some(aws)) => {
             let value = read_secret(aws, arn).await?;
-            JwtSecret::new(value.into_bytes()).map_err(|message| StartupError::BadSecret {
+            JwtSecret::new(value.into_bytes()).map_err(|e| StartupError::BadSecret {
                 arn: arn.clone(),
-                message,
+                source: Box::new(e),
             })
         }
         (JwtSecretSource::SecretsManager(arn), None) => {
@@ -91,7 +95,7 @@ pub async fn bootstrap_password(
                 .map(Some)
                 .map_err(|e| StartupError::BadSecret {
                     arn: arn.clone(),
-                    message: e.to_string(),
+                    source: Box::new(e),
                 })
         }
         (Some(BootstrapAdmin::SecretsManager(arn)), None) => {

@@ -78,6 +78,13 @@ pub struct Config {
     pub cors_origins: CorsOrigins,
 }
 
+/// A `VIGIL_CORS_ORIGINS` item that is not an origin.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{0:?} is not an origin like https://app.example.com: scheme://host[:port], without a path (or * alone)"
+)]
+pub struct NotAnOrigin(pub String);
+
 /// Where the process runs. Lambda sets `AWS_LAMBDA_FUNCTION_NAME` in every function;
 /// this is the one place that reads it (config defaults, log format, metrics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,7 +140,7 @@ impl CorsOrigins {
     /// The origins a frontend dev server usually runs on (Vite's default port).
     pub const LOCAL_DEFAULT: &str = "http://localhost:5173,http://127.0.0.1:5173";
 
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, NotAnOrigin> {
         let items: Vec<&str> = raw
             .split(',')
             .map(str::trim)
@@ -147,13 +154,9 @@ impl CorsOrigins {
             let rest = item
                 .strip_prefix("https://")
                 .or_else(|| item.strip_prefix("http://"))
-                .ok_or_else(|| {
-                    format!("{item:?} is not an origin like https://app.example.com (or * alone)")
-                })?;
+                .ok_or_else(|| NotAnOrigin(item.to_owned()))?;
             if rest.is_empty() || rest.contains(['/', '?', '#', ' ', '*']) {
-                return Err(format!(
-                    "{item:?} is not an origin: scheme://host[:port], without a path"
-                ));
+                return Err(NotAnOrigin(item.to_owned()));
             }
             origins.push(item.to_ascii_lowercase());
         }
@@ -195,22 +198,23 @@ impl Config {
             }
         };
 
-        let secret =
-            match (get("VIGIL_JWT_SECRET"), get("VIGIL_JWT_SECRET_ARN")) {
-                (Some(value), _) => JwtSecretSource::Value(
-                    JwtSecret::new(value.into_bytes()).map_err(|message| ConfigError::Invalid {
+        let secret = match (get("VIGIL_JWT_SECRET"), get("VIGIL_JWT_SECRET_ARN")) {
+            (Some(value), _) => {
+                JwtSecretSource::Value(JwtSecret::new(value.into_bytes()).map_err(|e| {
+                    ConfigError::Invalid {
                         var: "VIGIL_JWT_SECRET",
-                        message,
-                    })?,
-                ),
-                (None, Some(arn)) => JwtSecretSource::SecretsManager(arn),
-                (None, None) if in_lambda => {
-                    return Err(ConfigError::Missing {
-                        var: "VIGIL_JWT_SECRET_ARN",
-                    });
-                }
-                (None, None) => JwtSecretSource::RandomPerStart,
-            };
+                        message: e.to_string(),
+                    }
+                })?)
+            }
+            (None, Some(arn)) => JwtSecretSource::SecretsManager(arn),
+            (None, None) if in_lambda => {
+                return Err(ConfigError::Missing {
+                    var: "VIGIL_JWT_SECRET_ARN",
+                });
+            }
+            (None, None) => JwtSecretSource::RandomPerStart,
+        };
         let ttl_seconds = match get("VIGIL_JWT_TTL_SECONDS") {
             None => 3600,
             Some(raw) => raw
@@ -262,9 +266,9 @@ impl Config {
                 .as_deref()
                 .unwrap_or(CorsOrigins::LOCAL_DEFAULT),
         )
-        .map_err(|message| ConfigError::Invalid {
+        .map_err(|e| ConfigError::Invalid {
             var: "VIGIL_CORS_ORIGINS",
-            message,
+            message: e.to_string(),
         })?;
 
         let metrics = MetricsConfig {
@@ -279,7 +283,9 @@ impl Config {
                     });
                 }
             },
-            stage: get("VIGIL_STAGE").map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()),
+            stage: get("VIGIL_STAGE")
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty()),
         };
 
         let notify = NotifyConfig {
@@ -329,7 +335,12 @@ mod tests {
         ];
         assert!(config(&lambda).unwrap().metrics.enabled);
         assert!(!config(&[]).unwrap().metrics.enabled);
-        let off = [lambda[0], lambda[1], ("VIGIL_METRICS", "off"), ("VIGIL_STAGE", " dev ")];
+        let off = [
+            lambda[0],
+            lambda[1],
+            ("VIGIL_METRICS", "off"),
+            ("VIGIL_STAGE", " dev "),
+        ];
         let c = config(&off).unwrap();
         assert!(!c.metrics.enabled);
         assert_eq!(c.metrics.stage.as_deref(), Some("dev"));

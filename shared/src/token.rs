@@ -14,13 +14,9 @@ pub struct JwtSecret(Arc<[u8]>);
 impl JwtSecret {
     pub const MIN_BYTES: usize = 32;
 
-    pub fn new(bytes: Vec<u8>) -> Result<Self, String> {
+    pub fn new(bytes: Vec<u8>) -> Result<Self, SecretTooShort> {
         if bytes.len() < Self::MIN_BYTES {
-            return Err(format!(
-                "must be at least {} bytes (it has {})",
-                Self::MIN_BYTES,
-                bytes.len()
-            ));
+            return Err(SecretTooShort { len: bytes.len() });
         }
         Ok(Self(bytes.into()))
     }
@@ -32,6 +28,13 @@ impl JwtSecret {
         OsRng.fill_bytes(&mut bytes);
         Self(bytes.into())
     }
+}
+
+/// A JWT key shorter than [`JwtSecret::MIN_BYTES`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be at least {min} bytes (it has {len})", min = JwtSecret::MIN_BYTES)]
+pub struct SecretTooShort {
+    pub len: usize,
 }
 
 impl fmt::Debug for JwtSecret {
@@ -65,9 +68,28 @@ pub enum TokenError {
     #[error("the token is expired")]
     Expired,
     #[error("the token is not valid: {0}")]
-    Invalid(String),
+    Invalid(InvalidToken),
     #[error("could not sign a token")]
     Signing(#[source] jsonwebtoken::errors::Error),
+}
+
+/// Why a token was refused, as the 401 body says it (never echoing the token).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidToken {
+    #[error("bad signature")]
+    BadSignature,
+    #[error("algorithm not allowed")]
+    Algorithm,
+    #[error("wrong issuer")]
+    Issuer,
+    #[error("wrong audience")]
+    Audience,
+    #[error("missing claim {0}")]
+    MissingClaim(String),
+    #[error("not valid yet")]
+    NotYetValid,
+    #[error("malformed token")]
+    Malformed,
 }
 
 /// Issues and verifies tokens with one secret, issuer and audience.
@@ -142,22 +164,26 @@ impl TokenKeys {
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
-                kind => TokenError::Invalid(describe(kind)),
+                kind => TokenError::Invalid(kind.into()),
             })
     }
 }
 
-/// A short reason for the 401 body; never echoes the token.
-fn describe(kind: &jsonwebtoken::errors::ErrorKind) -> String {
-    use jsonwebtoken::errors::ErrorKind::*;
-    match kind {
-        InvalidSignature => "bad signature".into(),
-        InvalidAlgorithm | InvalidAlgorithmName => "algorithm not allowed".into(),
-        InvalidIssuer => "wrong issuer".into(),
-        InvalidAudience => "wrong audience".into(),
-        MissingRequiredClaim(claim) => format!("missing claim {claim}"),
-        ImmatureSignature => "not valid yet".into(),
-        _ => "malformed token".into(),
+impl From<&jsonwebtoken::errors::ErrorKind> for InvalidToken {
+    fn from(kind: &jsonwebtoken::errors::ErrorKind) -> Self {
+        use jsonwebtoken::errors::ErrorKind::{
+            ImmatureSignature, InvalidAlgorithm, InvalidAlgorithmName, InvalidAudience,
+            InvalidIssuer, InvalidSignature, MissingRequiredClaim,
+        };
+        match kind {
+            InvalidSignature => InvalidToken::BadSignature,
+            InvalidAlgorithm | InvalidAlgorithmName => InvalidToken::Algorithm,
+            InvalidIssuer => InvalidToken::Issuer,
+            InvalidAudience => InvalidToken::Audience,
+            MissingRequiredClaim(claim) => InvalidToken::MissingClaim(claim.clone()),
+            ImmatureSignature => InvalidToken::NotYetValid,
+            _ => InvalidToken::Malformed,
+        }
     }
 }
 
@@ -246,9 +272,10 @@ mod tests {
             claims_json(now),
             b"another-secret-another-secret-xx",
         );
-        assert!(
-            matches!(keys().verify(&token), Err(TokenError::Invalid(m)) if m == "bad signature")
-        );
+        assert!(matches!(
+            keys().verify(&token),
+            Err(TokenError::Invalid(InvalidToken::BadSignature))
+        ));
     }
 
     #[test]
