@@ -48,7 +48,7 @@ use utoipa::{
     components(schemas(
         // Used only by query parameters, which utoipa does not collect by itself.
         crate::reports::ReportPeriod,
-        crate::reports::ReportBucket,
+        crate::reports::Bucket,
         crate::reports::ReportFormat,
     )),
     modifiers(&BearerJwt, &PredictAlias),

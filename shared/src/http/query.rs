@@ -30,6 +30,19 @@ pub fn severity(raw: &str) -> Result<Severity, String> {
         .map_err(|e: crate::domain::Invalid| e.to_string())
 }
 
+/// One of the words an enum's serde names give it (`#[serde(rename...)]`, which the
+/// OpenAPI schema is generated from too): the parser and the contract share one list.
+pub fn word<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(raw.to_owned())).map_err(|e| {
+        // serde says "unknown variant `x`, expected one of `a`, `b`": keep the list.
+        let message = e.to_string();
+        match message.split_once("expected ") {
+            Some((_, expected)) => format!("must be {}", expected.replace('`', "")),
+            None => message,
+        }
+    })
+}
+
 /// A route's answer to a parameter it does not take.
 pub fn unknown(key: &str) -> FieldError {
     FieldError::new(key, "is not a known query parameter")
@@ -46,4 +59,18 @@ where
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_word_is_one_of_the_serde_names_and_the_error_lists_them() {
+        assert_eq!(word::<Severity>("high"), Ok(Severity::High));
+        assert_eq!(
+            word::<Severity>("urgent"),
+            Err("must be one of low, medium, high, critical".to_owned())
+        );
+    }
 }

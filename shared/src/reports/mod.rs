@@ -42,39 +42,43 @@ pub fn router(state: ReportsState) -> Router {
 }
 
 /// `period`: a frame back from `to`.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-pub(crate) enum ReportPeriod {
-    #[schema(rename = "24h")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+pub enum ReportPeriod {
+    #[serde(rename = "24h")]
     Day,
-    #[schema(rename = "7d")]
+    #[serde(rename = "7d")]
     Week,
-    #[schema(rename = "30d")]
+    #[serde(rename = "30d")]
     Month,
 }
 
+impl ReportPeriod {
+    fn length(self) -> Duration {
+        match self {
+            ReportPeriod::Day => Duration::hours(24),
+            ReportPeriod::Week => Duration::days(7),
+            ReportPeriod::Month => Duration::days(30),
+        }
+    }
+}
+
 /// `bucket`: the series' granularity.
-#[derive(utoipa::ToSchema)]
-#[schema(rename_all = "lowercase")]
-#[allow(dead_code)]
-pub(crate) enum ReportBucket {
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = ReportBucket)]
+pub enum Bucket {
     Hour,
     Day,
 }
 
 /// `format`: JSON (default) or CSV.
-#[derive(utoipa::ToSchema)]
-#[schema(rename_all = "lowercase")]
-#[allow(dead_code)]
-pub(crate) enum ReportFormat {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportFormat {
     Json,
     Csv,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Bucket {
-    Hour,
-    Day,
 }
 
 struct ReportQuery {
@@ -102,21 +106,17 @@ fn parse_query(raw: Option<&str>, headers: &HeaderMap) -> Result<ReportQuery, Ap
                 Ok(t) => to = Some(t),
                 Err(m) => v.push(field(m)),
             },
-            "period" => match value.as_ref() {
-                "24h" => period = Some(Duration::hours(24)),
-                "7d" => period = Some(Duration::days(7)),
-                "30d" => period = Some(Duration::days(30)),
-                _ => v.push(field("must be one of 24h, 7d, 30d".into())),
+            "period" => match query::word::<ReportPeriod>(&value) {
+                Ok(p) => period = Some(p.length()),
+                Err(m) => v.push(field(m)),
             },
-            "bucket" => match value.as_ref() {
-                "hour" => bucket = Some(Bucket::Hour),
-                "day" => bucket = Some(Bucket::Day),
-                _ => v.push(field("must be hour or day".into())),
+            "bucket" => match query::word::<Bucket>(&value) {
+                Ok(b) => bucket = Some(b),
+                Err(m) => v.push(field(m)),
             },
-            "format" => match value.as_ref() {
-                "csv" => csv = true,
-                "json" => csv = false,
-                _ => v.push(field("must be json or csv".into())),
+            "format" => match query::word::<ReportFormat>(&value) {
+                Ok(f) => csv = f == ReportFormat::Csv,
+                Err(m) => v.push(field(m)),
             },
             "category" => {
                 if let Err(m) = query::categories(&value, &mut filter.categories) {
@@ -188,7 +188,7 @@ fn parse_query(raw: Option<&str>, headers: &HeaderMap) -> Result<ReportQuery, Ap
         ("from" = Option<DateTime<Utc>>, Query, description = "Start of the frame (RFC 3339)"),
         ("to" = Option<DateTime<Utc>>, Query, description = "End of the frame (RFC 3339; default now)"),
         ("period" = Option<ReportPeriod>, Query, description = "The frame back from `to`, instead of `from`"),
-        ("bucket" = Option<ReportBucket>, Query, description = "Series granularity (default: hour up to 2 days, else day)"),
+        ("bucket" = Option<Bucket>, Query, description = "Series granularity (default: hour up to 2 days, else day)"),
         ("format" = Option<ReportFormat>, Query),
         ("category" = Option<Vec<Category>>, Query, style = Form, explode, description = "Any of these categories (repeat the parameter, or separate with commas)"),
         ("severity" = Option<Severity>, Query, description = "This severity or higher"),

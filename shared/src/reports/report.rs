@@ -56,8 +56,7 @@ pub struct SourceCount {
 pub struct Report {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
-    #[schema(value_type = String, example = "hour")]
-    pub bucket: &'static str,
+    pub bucket: Bucket,
     pub total: i64,
     pub occurrences: i64,
     pub by_category: BTreeMap<&'static str, i64>,
@@ -86,10 +85,7 @@ pub fn build_report(
     let mut report = Report {
         from,
         to,
-        bucket: match bucket {
-            Bucket::Hour => "hour",
-            Bucket::Day => "day",
-        },
+        bucket,
         total: 0,
         occurrences: 0,
         by_category: Category::ALL.iter().map(|c| (c.as_str(), 0)).collect(),
