@@ -28,7 +28,7 @@ use utoipa::{
         crate::auth::handlers::me,
         crate::auth::handlers::list_users,
         crate::auth::handlers::update_user,
-        crate::auth::ws_ticket::ws_ticket,
+        crate::auth::handlers::ws_ticket,
         crate::detect::api::predict,
         crate::alerts::handlers::list,
         crate::alerts::handlers::create,

@@ -1,9 +1,13 @@
 use super::{
-    AuthState, LOCKOUT_WINDOW, MAX_FAILED_LOGINS, UserView, hash_password, verify_password,
+    AuthState, LOCKOUT_WINDOW, MAX_FAILED_LOGINS, hash_password,
+    input::{LoginRequest, RegisterRequest, UserUpdate},
+    verify_password,
+    view::{LoginResponse, LoginUser, UserList, UserView},
 };
 use crate::{
-    domain::{Password, Role, User, Username},
-    http::{ApiError, Caller, ClientAddr, Fields, JsonBody, Problem, Validation, parse},
+    domain::{Role, User, Username},
+    http::{ApiError, Caller, ClientAddr, JsonBody, Problem},
+    live::{TICKET_TTL, Ticket, TicketGrant, TicketIssued},
     store::{LoginKey, StoreError},
 };
 use axum::{
@@ -13,74 +17,6 @@ use axum::{
     response::IntoResponse,
 };
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct LoginResponse {
-    /// A JWT (HS256) to send as `Authorization: Bearer <token>`.
-    token: String,
-    #[schema(example = "Bearer")]
-    token_type: &'static str,
-    /// Seconds until the token expires.
-    #[schema(example = 3600)]
-    expires_in: u64,
-    user: LoginUser,
-}
-
-#[derive(Serialize, ToSchema)]
-pub(crate) struct LoginUser {
-    username: Username,
-    role: Role,
-}
-
-// The request bodies as the contract states them. The handlers parse bodies with
-// `Fields` (to name every bad field at once); these types only describe the same rules.
-
-/// The longest name `POST /auth/login` reads (as the schema below states).
-const LOGIN_NAME_MAX_CHARS: usize = 256;
-
-/// The body of `POST /auth/login`.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub(crate) struct LoginRequest {
-    #[schema(min_length = 1, max_length = 256, example = "admin")]
-    username: String,
-    #[schema(max_length = 256, format = Password, example = "correct horse battery staple")]
-    password: String,
-}
-
-/// The body of `POST /auth/register`.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub(crate) struct RegisterRequest {
-    username: Username,
-    /// 12 to 256 characters, not only white space.
-    #[schema(min_length = 12, max_length = 256, pattern = "\\S", format = Password, example = "a long passphrase 42")]
-    password: String,
-    role: Role,
-}
-
-/// The body of `PUT /auth/users/{username}`: at least one of the fields.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub(crate) struct UserUpdate {
-    role: Option<Role>,
-    disabled: Option<bool>,
-    /// A new password: 12 to 256 characters, not only white space.
-    #[schema(min_length = 12, max_length = 256, pattern = "\\S", format = Password)]
-    password: Option<String>,
-}
-
-/// `GET /auth/users`.
-// The reply is built as this type, so it cannot drift from its schema.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct UserList {
-    items: Vec<UserView>,
-}
 
 fn invalid_credentials() -> ApiError {
     // One message for every way a login can fail, so it reveals nothing.
@@ -107,23 +43,10 @@ pub async fn login(
     ClientAddr(source): ClientAddr,
     JsonBody(body): JsonBody,
 ) -> Result<impl IntoResponse, ApiError> {
-    let fields = Fields::new(&body);
-    let mut v = Validation::new();
-    // Any name of 1 to 256 characters is a login attempt (one that cannot exist fails
-    // like a wrong password, below); past that it is a malformed request.
-    let raw_username = fields.required(&mut v, "username", |x| {
-        let name = parse::string(x)?;
-        match name.chars().count() {
-            1..=LOGIN_NAME_MAX_CHARS => Ok(name.to_owned()),
-            _ => Err(format!("must be 1 to {LOGIN_NAME_MAX_CHARS} characters")),
-        }
-    });
-    let password = fields.required(&mut v, "password", |x| {
-        Password::parse_attempt(parse::string(x)?).map_err(|e| e.to_string())
-    });
-    fields.deny_unknown(&mut v, &["username", "password"]);
-    v.finish()?;
-    let (raw_username, password) = (raw_username.expect("checked"), password.expect("checked"));
+    let LoginRequest {
+        username: raw_username,
+        password,
+    } = LoginRequest::parse(&body)?;
 
     let now = Utc::now();
     // A name that cannot exist is still a failed login, answered the same way.
@@ -205,22 +128,11 @@ pub async fn register(
     JsonBody(body): JsonBody,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require(&[Role::Admin])?;
-    let fields = Fields::new(&body);
-    let mut v = Validation::new();
-    let username = fields.required(&mut v, "username", |x| {
-        Username::parse(parse::string(x)?).map_err(|e| e.to_string())
-    });
-    let password = fields.required(&mut v, "password", |x| {
-        Password::parse_new(parse::string(x)?).map_err(|e| e.to_string())
-    });
-    let role = fields.required(&mut v, "role", parse::from_str::<Role>);
-    fields.deny_unknown(&mut v, &["username", "password", "role"]);
-    v.finish()?;
-    let (username, password, role) = (
-        username.expect("checked"),
-        password.expect("checked"),
-        role.expect("checked"),
-    );
+    let RegisterRequest {
+        username,
+        password,
+        role,
+    } = RegisterRequest::parse(&body)?;
 
     let now = Utc::now();
     let user = User {
@@ -313,18 +225,11 @@ pub async fn update_user(
     caller.require(&[Role::Admin])?;
     let username = Username::parse(&raw_username)
         .map_err(|_| ApiError::NotFound(format!("no user named {raw_username:?}")))?;
-    let fields = Fields::new(&body);
-    let mut v = Validation::new();
-    let role = fields.optional(&mut v, "role", parse::from_str::<Role>);
-    let disabled = fields.optional(&mut v, "disabled", parse::bool);
-    let password = fields.optional(&mut v, "password", |x| {
-        Password::parse_new(parse::string(x)?).map_err(|e| e.to_string())
-    });
-    fields.deny_unknown(&mut v, &["role", "disabled", "password"]);
-    if v.is_ok() && role.is_none() && disabled.is_none() && password.is_none() {
-        v.push(fields.error("body", "name at least one of role, disabled, password"));
-    }
-    v.finish()?;
+    let UserUpdate {
+        role,
+        disabled,
+        password,
+    } = UserUpdate::parse(&body)?;
 
     // An admin locking themselves out would leave nobody to undo it.
     if username == caller.username
@@ -376,4 +281,31 @@ pub async fn update_user(
     };
     tracing::info!(username = %user.username, by = %caller.username, "user updated");
     Ok(Json(UserView::from(&user)))
+}
+
+/// A ticket to open the live-alerts WebSocket with (`?ticket=`): it works once, within
+/// 60 seconds. The messages are described in `asyncapi.json`.
+#[utoipa::path(
+    post, path = "/auth/ws-ticket", tag = "auth", operation_id = "ws_ticket",
+    security(("bearer" = ["admin", "analyst", "viewer", "sensor"])),
+    responses(
+        (status = 201, description = "A ticket for one WebSocket connection", body = TicketIssued),
+    ),
+)]
+pub async fn ws_ticket(
+    State(state): State<AuthState>,
+    caller: Caller,
+) -> Result<impl IntoResponse, ApiError> {
+    let now = Utc::now();
+    let ticket = Ticket::generate();
+    let grant = TicketGrant::new(caller.username, now);
+    state.live.issue_ticket(&ticket.hash(), &grant).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TicketIssued {
+            ticket: ticket.expose().to_owned(),
+            expires_at: grant.expires_at,
+            expires_in: TICKET_TTL.num_seconds(),
+        }),
+    ))
 }

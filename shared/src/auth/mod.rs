@@ -3,13 +3,13 @@
 
 mod bootstrap;
 pub(crate) mod handlers;
+mod input;
 mod passwords;
-mod user_view;
-pub(crate) mod ws_ticket;
+mod view;
 
 pub use bootstrap::{BootstrapError, BootstrapOutcome, ensure_admin};
 pub use passwords::{PasswordError, generate_password, hash_password, verify_password};
-pub use user_view::UserView;
+pub use view::UserView;
 
 use crate::{
     http::Authenticator,
@@ -53,6 +53,6 @@ pub fn router(state: AuthState) -> Router {
         .route("/auth/me", get(handlers::me))
         .route("/auth/users", get(handlers::list_users))
         .route("/auth/users/{username}", put(handlers::update_user))
-        .route("/auth/ws-ticket", post(ws_ticket::ws_ticket))
+        .route("/auth/ws-ticket", post(handlers::ws_ticket))
         .with_state(state)
 }
