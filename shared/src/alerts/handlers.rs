@@ -1,8 +1,8 @@
 use super::{
     AlertsState, Cursor,
     input::{
-        AlertChange, AlertUpdateRequest, BulkRequest, NewAlertRequest, alert_change, bulk_change,
-        history_query, list_query, new_alert,
+        AlertUpdateRequest, BulkRequest, NewAlertRequest, alert_change, bulk_change, history_query,
+        list_query,
     },
 };
 use crate::{
@@ -185,7 +185,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Sensor, Role::Analyst, Role::Admin])?;
     let now = Utc::now();
-    let mut threat = new_alert(&body, now)?;
+    let mut threat = NewAlertRequest::parse(&body)?.into_threat(now);
     // The parsed body, serialised again: a resend with other whitespace is the same.
     let canonical = serde_json::to_vec(&body).map_err(ApiError::internal)?;
     let request = idempotent_request(&headers, IngestRoute::CreateAlert, &caller, &canonical, "")?;
@@ -233,7 +233,7 @@ pub async fn create(
 async fn apply(
     state: &AlertsState,
     alert: &mut Alert,
-    change: AlertChange,
+    change: AlertUpdateRequest,
     caller: &Caller,
 ) -> Result<(), ApiError> {
     let now = Utc::now();
@@ -430,7 +430,7 @@ async fn bulk_one(
         if alert.status == status {
             return result(BulkOutcome::Unchanged, Some(&alert), None);
         }
-        let change = AlertChange {
+        let change = AlertUpdateRequest {
             version: alert.version,
             status: Some(status),
             assignee: None,

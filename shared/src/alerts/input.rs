@@ -2,10 +2,7 @@
 
 use super::{Cursor, DEFAULT_LIMIT, MAX_BULK, MAX_HISTORY_PAGE, MAX_LIMIT};
 use crate::{
-    domain::{
-        AlertId, AlertIdText, AlertStatus, Category, Endpoint, IpAddress, Severity, Threat,
-        Username,
-    },
+    domain::{AlertId, AlertIdText, AlertStatus, Category, Endpoint, Severity, Threat, Username},
     http::{ApiError, FieldError, Fields, Validation, parse},
     store::AlertQuery,
 };
@@ -80,78 +77,10 @@ pub fn list_query(raw: Option<&str>) -> Result<AlertQuery, ApiError> {
 
 use crate::http::query::{self, time as parse_time};
 
-// The request bodies as the contract states them: the parsers below enforce exactly
-// these rules (and name every field at fault); the types only describe them.
-
-/// An endpoint in a request: at least an IP or a port.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub(crate) struct EndpointInput {
-    #[schema(value_type = Option<IpAddress>)]
-    ip: Option<String>,
-    #[schema(minimum = 0, maximum = 65535, example = 22)]
-    port: Option<u16>,
-}
-
-/// The body of `POST /alerts`.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub(crate) struct NewAlertRequest {
-    category: Category,
-    severity: Severity,
-    /// The detector's attack probability.
-    #[schema(minimum = 0.0, maximum = 1.0)]
-    score: Option<f64>,
-    source: Option<EndpointInput>,
-    destination: Option<EndpointInput>,
-    #[schema(min_length = 1, max_length = 16, example = "tcp")]
-    protocol: Option<String>,
-    #[schema(min_length = 1, max_length = 64, example = "ssh")]
-    service: Option<String>,
-    /// Defaults to the caller's name when a sensor reports.
-    #[schema(min_length = 1, max_length = 128, example = "edge-1")]
-    sensor: Option<String>,
-    #[schema(
-        min_length = 1,
-        max_length = 1000,
-        example = "SSH brute force from 203.0.113.7"
-    )]
-    summary: Option<String>,
-    /// When the threat was seen (default: now).
-    observed_at: Option<DateTime<Utc>>,
-}
-
-/// The body of `PUT /alerts/{id}`: the version read, and at least one change.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub(crate) struct AlertUpdateRequest {
-    /// The alert's `version` as the client last read it (optimistic locking).
-    #[schema(minimum = 1, example = 1)]
-    version: u64,
-    /// The workflow: open → acknowledged → investigating → resolved or
-    /// false_positive; a closed alert may be reopened (open).
-    status: Option<AlertStatus>,
-    /// Who works on it; `null` unassigns. Must name an active user.
-    #[schema(nullable)]
-    assignee: Option<Username>,
-    #[schema(min_length = 1, max_length = 2000)]
-    note: Option<String>,
-}
-
-/// The body of `POST /alerts/bulk`.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub(crate) struct BulkRequest {
-    #[schema(value_type = Vec<AlertIdText>, min_items = 1, max_items = 100)]
-    ids: Vec<String>,
-    status: AlertStatus,
-    #[schema(min_length = 1, max_length = 2000)]
-    note: Option<String>,
-}
+// The request bodies: each type is both what its handler gets and what the OpenAPI
+// document states (the schema is derived from the same struct), so the parser's
+// output and the contract are one definition. The bounds in `#[schema(...)]` must be
+// literals; `vigil-local/tests/it/openapi.rs` checks each one against the parser.
 
 fn short_text(max: usize) -> impl Fn(&Value) -> Result<String, String> {
     move |x| {
@@ -180,65 +109,124 @@ fn endpoint(fields: &Fields, v: &mut Validation, name: &str) -> Option<Endpoint>
     (ip.is_some() || port.is_some()).then_some(Endpoint { ip, port })
 }
 
-/// The body of `POST /alerts`, as the threat it reports; `now` stands in for a missing
-/// `observed_at`.
-pub fn new_alert(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<Threat, ApiError> {
-    let f = Fields::new(body);
-    let mut v = Validation::new();
-    let category = f.required(&mut v, "category", parse::from_str::<Category>);
-    let severity = f.required(&mut v, "severity", parse::from_str::<Severity>);
-    let score = f.optional(&mut v, "score", |x| {
-        x.as_f64()
-            .filter(|s| (0.0..=1.0).contains(s))
-            .ok_or_else(|| "must be a number from 0 to 1".to_owned())
-    });
-    let source = endpoint(&f, &mut v, "source");
-    let destination = endpoint(&f, &mut v, "destination");
-    let protocol = f.optional(&mut v, "protocol", short_text(16));
-    let service = f.optional(&mut v, "service", short_text(64));
-    let sensor = f.optional(&mut v, "sensor", short_text(128));
-    let summary = f.optional(&mut v, "summary", short_text(1000));
-    let observed_at = f.optional(&mut v, "observed_at", |x| parse_time(parse::string(x)?));
-    f.deny_unknown(
-        &mut v,
-        &[
-            "category",
-            "severity",
-            "score",
-            "source",
-            "destination",
-            "protocol",
-            "service",
-            "sensor",
-            "summary",
-            "observed_at",
-        ],
-    );
-    v.finish()?;
-    Ok(Threat {
-        category: category.expect("checked"),
-        severity: severity.expect("checked"),
-        score,
-        source,
-        destination,
-        protocol,
-        service,
-        sensor,
-        summary,
-        model: None,
-        seen_at: observed_at.unwrap_or(now),
-    })
+/// The body of `POST /alerts`.
+#[derive(utoipa::ToSchema)]
+#[schema(example = json!({
+    "category": "r2l", "severity": "high", "score": 0.91,
+    "source": {"ip": "203.0.113.7"}, "destination": {"ip": "10.0.0.5", "port": 22},
+    "protocol": "tcp", "service": "ssh", "sensor": "edge-1",
+    "summary": "SSH brute force from 203.0.113.7"
+}))]
+#[serde(deny_unknown_fields)]
+pub struct NewAlertRequest {
+    pub category: Category,
+    pub severity: Severity,
+    /// The detector's attack probability.
+    #[schema(minimum = 0.0, maximum = 1.0)]
+    pub score: Option<f64>,
+    pub source: Option<Endpoint>,
+    pub destination: Option<Endpoint>,
+    #[schema(min_length = 1, max_length = 16, example = "tcp")]
+    pub protocol: Option<String>,
+    #[schema(min_length = 1, max_length = 64, example = "ssh")]
+    pub service: Option<String>,
+    /// Defaults to the caller's name when a sensor reports.
+    #[schema(min_length = 1, max_length = 128, example = "edge-1")]
+    pub sensor: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        example = "SSH brute force from 203.0.113.7"
+    )]
+    pub summary: Option<String>,
+    /// When the threat was seen (default: now).
+    pub observed_at: Option<DateTime<Utc>>,
 }
 
-/// What `PUT /alerts/{id}` asks to change. `assignee: null` unassigns.
-pub struct AlertChange {
+impl NewAlertRequest {
+    const FIELDS: [&str; 10] = [
+        "category",
+        "severity",
+        "score",
+        "source",
+        "destination",
+        "protocol",
+        "service",
+        "sensor",
+        "summary",
+        "observed_at",
+    ];
+
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, ApiError> {
+        let f = Fields::new(body);
+        let mut v = Validation::new();
+        let category = f.required(&mut v, "category", parse::from_str::<Category>);
+        let severity = f.required(&mut v, "severity", parse::from_str::<Severity>);
+        let score = f.optional(&mut v, "score", |x| {
+            x.as_f64()
+                .filter(|s| (0.0..=1.0).contains(s))
+                .ok_or_else(|| "must be a number from 0 to 1".to_owned())
+        });
+        let source = endpoint(&f, &mut v, "source");
+        let destination = endpoint(&f, &mut v, "destination");
+        let protocol = f.optional(&mut v, "protocol", short_text(16));
+        let service = f.optional(&mut v, "service", short_text(64));
+        let sensor = f.optional(&mut v, "sensor", short_text(128));
+        let summary = f.optional(&mut v, "summary", short_text(1000));
+        let observed_at = f.optional(&mut v, "observed_at", |x| parse_time(parse::string(x)?));
+        f.deny_unknown(&mut v, &Self::FIELDS);
+        v.finish()?;
+        Ok(Self {
+            category: category.expect("checked"),
+            severity: severity.expect("checked"),
+            score,
+            source,
+            destination,
+            protocol,
+            service,
+            sensor,
+            summary,
+            observed_at,
+        })
+    }
+
+    /// The threat it reports; `now` stands in for a missing `observed_at`.
+    pub fn into_threat(self, now: DateTime<Utc>) -> Threat {
+        Threat {
+            category: self.category,
+            severity: self.severity,
+            score: self.score,
+            source: self.source,
+            destination: self.destination,
+            protocol: self.protocol,
+            service: self.service,
+            sensor: self.sensor,
+            summary: self.summary,
+            model: None,
+            seen_at: self.observed_at.unwrap_or(now),
+        }
+    }
+}
+
+/// The body of `PUT /alerts/{id}`: the version read, and at least one change.
+#[derive(utoipa::ToSchema)]
+#[schema(example = json!({"version": 1, "status": "acknowledged", "assignee": "ana", "note": "on it"}))]
+#[serde(deny_unknown_fields)]
+pub struct AlertUpdateRequest {
+    /// The alert's `version` as the client last read it (optimistic locking).
+    #[schema(minimum = 1, example = 1)]
     pub version: u64,
+    /// The workflow: open → acknowledged → investigating → resolved or
+    /// false_positive; a closed alert may be reopened (open).
     pub status: Option<AlertStatus>,
+    /// Who works on it; `null` unassigns. Must name an active user.
+    #[schema(value_type = Option<Username>, nullable)]
     pub assignee: Option<Option<Username>>,
+    #[schema(min_length = 1, max_length = 2000)]
     pub note: Option<String>,
 }
 
-pub fn alert_change(body: &Map<String, Value>) -> Result<AlertChange, ApiError> {
+pub fn alert_change(body: &Map<String, Value>) -> Result<AlertUpdateRequest, ApiError> {
     let f = Fields::new(body);
     let mut v = Validation::new();
     let version = f.required(&mut v, "version", |x| {
@@ -265,7 +253,7 @@ pub fn alert_change(body: &Map<String, Value>) -> Result<AlertChange, ApiError> 
         ));
     }
     v.finish()?;
-    Ok(AlertChange {
+    Ok(AlertUpdateRequest {
         version: version.expect("checked"),
         status,
         assignee,
@@ -273,14 +261,19 @@ pub fn alert_change(body: &Map<String, Value>) -> Result<AlertChange, ApiError> 
     })
 }
 
-/// `POST /alerts/bulk`: one status change for many alerts.
-pub struct BulkChange {
+/// The body of `POST /alerts/bulk`: one status change for many alerts.
+#[derive(utoipa::ToSchema)]
+#[schema(example = json!({"ids": ["01M8BMRD80K9M2N4P7R3S8T1VW"], "status": "resolved", "note": "blocked at the edge"}))]
+#[serde(deny_unknown_fields)]
+pub struct BulkRequest {
+    #[schema(value_type = Vec<AlertIdText>, min_items = 1, max_items = 100)]
     pub ids: Vec<AlertId>,
     pub status: AlertStatus,
+    #[schema(min_length = 1, max_length = 2000)]
     pub note: Option<String>,
 }
 
-pub fn bulk_change(body: &Map<String, Value>) -> Result<BulkChange, ApiError> {
+pub fn bulk_change(body: &Map<String, Value>) -> Result<BulkRequest, ApiError> {
     let f = Fields::new(body);
     let mut v = Validation::new();
     let ids = f.required(&mut v, "ids", |x| {
@@ -304,7 +297,7 @@ pub fn bulk_change(body: &Map<String, Value>) -> Result<BulkChange, ApiError> {
     let note = f.optional(&mut v, "note", short_text(MAX_NOTE_CHARS));
     f.deny_unknown(&mut v, &["ids", "status", "note"]);
     v.finish()?;
-    Ok(BulkChange {
+    Ok(BulkRequest {
         ids: ids.expect("checked"),
         status: status.expect("checked"),
         note,

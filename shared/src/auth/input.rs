@@ -20,6 +20,7 @@ fn new_password(x: &Value) -> Result<Password, String> {
 /// The body of `POST /auth/login`.
 #[derive(ToSchema)]
 #[schema(example = json!({"username": "admin", "password": "correct horse battery staple"}))]
+#[serde(deny_unknown_fields)]
 pub(crate) struct LoginRequest {
     /// Any name of 1 to 256 characters is a login attempt (one that cannot exist
     /// fails like a wrong password).
@@ -55,6 +56,7 @@ impl LoginRequest {
 /// The body of `POST /auth/register`.
 #[derive(ToSchema)]
 #[schema(example = json!({"username": "ana", "password": "a long passphrase 42", "role": "analyst"}))]
+#[serde(deny_unknown_fields)]
 pub(crate) struct RegisterRequest {
     pub username: Username,
     /// 12 to 256 characters, not only white space.
@@ -85,6 +87,7 @@ impl RegisterRequest {
 /// The body of `PUT /auth/users/{username}`: at least one of the fields.
 #[derive(ToSchema)]
 #[schema(example = json!({"role": "viewer", "disabled": false}))]
+#[serde(deny_unknown_fields)]
 pub(crate) struct UserUpdate {
     pub role: Option<Role>,
     pub disabled: Option<bool>,
