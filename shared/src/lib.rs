@@ -1,10 +1,17 @@
-//! Vigil's common crate. Layering (each floor uses only floors below it):
+//! Vigil's common crate. Layering: each floor uses only the floors below it (and, on
+//! floor 2, `http` uses `store` for the guard's user lookup, never the other way):
 //!
-//! 1. [`domain`], [`token`], [`telemetry`] — types parsed at the edge and trusted inside.
-//! 2. [`store`], [`http`] — persistence behind traits; the HTTP error type and guard.
-//! 3. [`auth`], [`config`], [`aws`] — the routers each function serves, and start-up.
+//! 1. [`domain`], [`config`], [`token`], [`telemetry`], [`metrics`], and the types of
+//!    [`live`] (messages, tickets, connections) — values parsed once at the edge, or
+//!    read once at start, and trusted inside.
+//! 2. [`store`] — persistence behind traits (table names from `config`); [`http`] — the
+//!    HTTP error type, body and query parsers, the guard, CORS (origins from `config`).
+//! 3. [`auth`], [`alerts`], [`reports`], [`detect`], [`health`] — the routers each
+//!    function serves; [`notify`] and [`live::gateway`] — the stream's and the
+//!    WebSocket API's handlers; [`aws`], [`startup`] — what start-up builds once.
 //!
-//! Functions and the local server sit on top and only wire these together.
+//! Functions and the local server sit on top and only wire these together (the local
+//! server also assembles the OpenAPI document, since it alone serves every route).
 
 pub mod alerts;
 pub mod auth;
@@ -19,8 +26,6 @@ pub mod live;
 pub mod metrics;
 #[cfg(feature = "notify")]
 pub mod notify;
-#[cfg(feature = "detect")]
-pub mod openapi;
 pub mod reports;
 pub mod startup;
 pub mod store;

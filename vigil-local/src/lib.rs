@@ -2,6 +2,7 @@
 //! live-alerts WebSocket and the console page that shows it.
 
 pub mod live;
+pub mod openapi;
 
 use axum::{
     http::header,
@@ -57,7 +58,7 @@ async fn openapi_json() -> impl IntoResponse {
     static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     (
         [(header::CONTENT_TYPE, "application/json")],
-        DOCUMENT.get_or_init(vigil::openapi::document_json).as_str(),
+        DOCUMENT.get_or_init(openapi::document_json).as_str(),
     )
 }
 

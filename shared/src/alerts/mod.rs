@@ -2,7 +2,7 @@
 //! Served by the `alerts` Lambda and by `vigil-local`.
 
 mod cursor;
-pub(crate) mod handlers;
+pub mod handlers;
 mod input;
 
 pub use cursor::Cursor;

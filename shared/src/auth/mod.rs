@@ -2,7 +2,7 @@
 //! `router` is served by the `auth` Lambda and by `vigil-local` alike.
 
 mod bootstrap;
-pub(crate) mod handlers;
+pub mod handlers;
 mod input;
 mod passwords;
 mod view;

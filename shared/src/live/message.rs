@@ -1,8 +1,5 @@
 use super::Filters;
-use crate::{
-    domain::{Alert, AlertEvent, Category, Severity},
-    http::FieldError,
-};
+use crate::domain::{Alert, AlertEvent, Category, FieldError, Severity};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

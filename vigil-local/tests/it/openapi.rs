@@ -6,12 +6,13 @@ use crate::common::TestApp;
 
 #[test]
 fn the_committed_openapi_json_is_what_the_code_generates() {
-    crate::common::assert_committed("openapi.json", &vigil::openapi::document_json());
+    crate::common::assert_committed("openapi.json", &vigil_local::openapi::document_json());
 }
 
 #[test]
 fn every_route_is_in_the_contract_with_its_security() {
-    let doc: serde_json::Value = serde_json::from_str(&vigil::openapi::document_json()).unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_str(&vigil_local::openapi::document_json()).unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     let paths = doc["paths"].as_object().unwrap();
     for (path, method) in [
@@ -111,18 +112,23 @@ fn bounds(property: &serde_json::Value) -> [Option<f64>; 4] {
         .as_array()
         .and_then(|all| all.iter().find(|s| s["type"] != "null"))
         .unwrap_or(property);
-    ["maxLength", "minLength", "maximum", "minimum"].map(|k| one[k].as_f64().or(property[k].as_f64()))
+    ["maxLength", "minLength", "maximum", "minimum"]
+        .map(|k| one[k].as_f64().or(property[k].as_f64()))
 }
 
 #[tokio::test]
 async fn every_documented_request_example_parses_and_every_stated_bound_is_the_parsers() {
     // Given the contract, an admin, a user and an alert the examples can name
-    let doc: serde_json::Value = serde_json::from_str(&vigil::openapi::document_json()).unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_str(&vigil_local::openapi::document_json()).unwrap();
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
     app.user_token("ana", "analyst").await;
     let alert: serde_json::Value = app
-        .create_alert(&admin, serde_json::json!({"category": "dos", "severity": "low"}))
+        .create_alert(
+            &admin,
+            serde_json::json!({"category": "dos", "severity": "low"}),
+        )
         .await
         .json()
         .await
@@ -155,8 +161,16 @@ async fn every_documented_request_example_parses_and_every_stated_bound_is_the_p
         let what = format!("{} {}", body.method, body.path);
         // When the example is sent, then it is not refused as malformed
         let response = send(body, body.example.clone()).await.unwrap();
-        assert_ne!(response.status(), 400, "{what}: its documented example is refused");
-        assert!(response.status().as_u16() < 500, "{what}: {}", response.status());
+        assert_ne!(
+            response.status(),
+            400,
+            "{what}: its documented example is refused"
+        );
+        assert!(
+            response.status().as_u16() < 500,
+            "{what}: {}",
+            response.status()
+        );
 
         // And each bound its schema states is where the parser draws the line
         for (name, property) in body.schema["properties"].as_object().unwrap() {
@@ -187,7 +201,8 @@ async fn every_documented_request_example_parses_and_every_stated_bound_is_the_p
             for (value, refused, label) in cases {
                 let blamed = blames(send(body, with(value)).await.unwrap(), name).await;
                 assert_eq!(
-                    blamed, refused,
+                    blamed,
+                    refused,
                     "{what}: {name} = {label} is {} by the parser, but the schema says it is {}",
                     if blamed { "refused" } else { "accepted" },
                     if refused { "out of bounds" } else { "allowed" },

@@ -1,6 +1,8 @@
 //! The API contract, OpenAPI 3.1, generated from the handlers' annotations and the
 //! types they read and write. `openapi.json` at the repository root is this document;
 //! a test fails when they differ, and schemathesis checks the running API against it.
+//! Assembled here, in the one binary that serves every route (predict's among them),
+//! so the common crate compiles without it and without the detector.
 
 use utoipa::{
     Modify, OpenApi,
@@ -22,21 +24,21 @@ use utoipa::{
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     paths(
-        crate::health::health,
-        crate::auth::handlers::login,
-        crate::auth::handlers::register,
-        crate::auth::handlers::me,
-        crate::auth::handlers::list_users,
-        crate::auth::handlers::update_user,
-        crate::auth::handlers::ws_ticket,
-        crate::detect::api::predict,
-        crate::alerts::handlers::list,
-        crate::alerts::handlers::create,
-        crate::alerts::handlers::get_one,
-        crate::alerts::handlers::history,
-        crate::alerts::handlers::update,
-        crate::alerts::handlers::bulk,
-        crate::reports::get_report,
+        vigil::health::health,
+        vigil::auth::handlers::login,
+        vigil::auth::handlers::register,
+        vigil::auth::handlers::me,
+        vigil::auth::handlers::list_users,
+        vigil::auth::handlers::update_user,
+        vigil::auth::handlers::ws_ticket,
+        vigil::detect::api::predict,
+        vigil::alerts::handlers::list,
+        vigil::alerts::handlers::create,
+        vigil::alerts::handlers::get_one,
+        vigil::alerts::handlers::history,
+        vigil::alerts::handlers::update,
+        vigil::alerts::handlers::bulk,
+        vigil::reports::get_report,
     ),
     tags(
         (name = "health", description = "Is the service up, and which model does it run"),
@@ -47,9 +49,9 @@ use utoipa::{
     ),
     components(schemas(
         // Used only by query parameters, which utoipa does not collect by itself.
-        crate::reports::ReportPeriod,
-        crate::reports::Bucket,
-        crate::reports::ReportFormat,
+        vigil::reports::ReportPeriod,
+        vigil::reports::Bucket,
+        vigil::reports::ReportFormat,
     )),
     modifiers(&BearerJwt, &PredictAlias),
 )]
