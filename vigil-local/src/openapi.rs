@@ -38,7 +38,7 @@ use utoipa::{
         vigil::alerts::handlers::history,
         vigil::alerts::handlers::update,
         vigil::alerts::handlers::bulk,
-        vigil::reports::get_report,
+        vigil::reports::handlers::get_report,
     ),
     tags(
         (name = "health", description = "Is the service up, and which model does it run"),
