@@ -86,8 +86,8 @@ impl Services {
     pub fn predict_state(
         &self,
         detector: Arc<crate::detect::Detector>,
-    ) -> crate::detect::api::PredictState {
-        crate::detect::api::PredictState {
+    ) -> crate::detect::PredictState {
+        crate::detect::PredictState {
             detector,
             alerts: self.stores.alerts.clone(),
             authenticator: self.authenticator(),

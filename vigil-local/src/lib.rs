@@ -36,7 +36,7 @@ pub fn app(services: &Services, detector: Arc<Detector>, live: &LiveFeed) -> axu
     let health = Health::new(Some(detector.schema().model.clone()));
     finish_router(
         vigil::auth::router(services.auth_state())
-            .merge(vigil::detect::api::router(services.predict_state(detector)))
+            .merge(vigil::detect::router(services.predict_state(detector)))
             .merge(vigil::alerts::router(services.alerts_state()))
             .merge(vigil::reports::router(services.reports_state()))
             .merge(vigil::health::router(health))

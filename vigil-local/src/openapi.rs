@@ -31,7 +31,7 @@ use utoipa::{
         vigil::auth::handlers::list_users,
         vigil::auth::handlers::update_user,
         vigil::auth::handlers::ws_ticket,
-        vigil::detect::api::predict,
+        vigil::detect::handlers::predict,
         vigil::alerts::handlers::list,
         vigil::alerts::handlers::create,
         vigil::alerts::handlers::get_one,

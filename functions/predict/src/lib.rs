@@ -7,7 +7,7 @@ pub fn app(services: &Services, detector: Arc<Detector>) -> axum::Router {
     // GET /health is served here: predict is the function that has the model loaded.
     let health = Health::new(Some(detector.schema().model.clone()));
     finish_router(
-        vigil::detect::api::router(services.predict_state(detector))
+        vigil::detect::router(services.predict_state(detector))
             .merge(vigil::health::router(health)),
     )
 }

@@ -1,7 +1,7 @@
 //! Threats become alerts: a batch's threats grouped by campaign, then written in one
 //! batched call, with an outcome per record.
 
-use super::{ConnectionRecord, Prediction, api::PredictState, view::Summary};
+use super::{ConnectionRecord, PredictState, Prediction, view::Summary};
 use crate::{
     domain::{Alert, AlertId, Endpoint, Role, Threat},
     http::{Caller, error_chain},

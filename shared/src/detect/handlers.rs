@@ -1,59 +1,33 @@
-//! `POST /threat-detection/predict` (alias `POST /predict`): connection records in,
-//! predictions out; threats become alerts. The router and the handler; the request is
-//! parsed in `input.rs`, answered with `view.rs`, and its threats stored by `ingest.rs`.
+//! The predict handler: the request parsed by `input.rs`, scored by the detector,
+//! answered with `view.rs`, its threats stored by `ingest.rs`.
 
 use super::{
-    Detector,
+    PredictState,
     ingest::store_alerts,
-    input::{parse_batch, parse_store_param, too_large},
+    input::{MAX_BODY_BYTES, parse_batch, parse_store_param, too_large},
     view::{CLASS_NAMES, PredictResponse, PredictionView, Summary},
 };
 use crate::{
     detect::request_schema::{CsvRecordsSchema, PredictRequestSchema},
     domain::{AlertId, Role},
     http::{
-        ApiError, Authenticator, Caller, Problem, RawBody,
+        ApiError, Caller, Problem, RawBody,
         idempotency::{self, IngestRoute, idempotent_request},
     },
-    store::{AlertStore, Ingest},
+    store::Ingest,
 };
 use axum::{
-    Json, Router,
-    extract::{DefaultBodyLimit, FromRef, RawQuery, State},
+    Json,
+    extract::{RawQuery, State},
     http::HeaderMap,
-    routing::post,
 };
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use super::input::MAX_BODY_BYTES;
 /// How long after the request arrived a batch may start writing groups: API Gateway
 /// gives up at 29 s, so groups not started by 20 s are answered as not stored (and a
 /// resend with the same Idempotency-Key stores them) rather than written after the
 /// client has stopped listening.
 const WRITE_BUDGET: Duration = Duration::from_secs(20);
-
-#[derive(Clone)]
-pub struct PredictState {
-    pub detector: Arc<Detector>,
-    pub alerts: Arc<dyn AlertStore>,
-    pub authenticator: Authenticator,
-    pub dedup_window: Duration,
-}
-
-impl FromRef<PredictState> for Authenticator {
-    fn from_ref(state: &PredictState) -> Self {
-        state.authenticator.clone()
-    }
-}
-
-pub fn router(state: PredictState) -> Router {
-    Router::new()
-        .route("/threat-detection/predict", post(predict))
-        .route("/predict", post(predict))
-        // A little above the limit so that the limit itself gets our clear 413.
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES + 1))
-        .with_state(state)
-}
 
 /// Score network connection records; threats become alerts.
 ///
@@ -77,7 +51,7 @@ pub fn router(state: PredictState) -> Router {
         (status = 422, description = "The Idempotency-Key came with another body", body = Problem, content_type = "application/problem+json"),
     ),
 )]
-pub(crate) async fn predict(
+pub async fn predict(
     State(state): State<PredictState>,
     caller: Caller,
     RawQuery(query): RawQuery,
