@@ -9,11 +9,9 @@ fn alert_from(image: &serde_dynamo::Item) -> Option<Result<Alert, serde_dynamo::
     if image.is_empty() {
         return None;
     }
-    let is_alert = matches!(
-        image.get("kind"),
-        Some(serde_dynamo::AttributeValue::S(kind)) if kind == ItemKind::Alert.as_str()
-    );
-    is_alert.then(|| serde_dynamo::from_item(image.clone()))
+    ItemKind::Alert
+        .is_kind_of(image)
+        .then(|| serde_dynamo::from_item(image.clone()))
 }
 
 /// The alert change a stream record holds (old and new image), if it is about an

@@ -7,20 +7,61 @@ use crate::domain::{Alert, AlertId, HistoryEntry, sketch};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-/// The `kind` attribute: which items of a table are users or alerts (and so what the
-/// `by-kind` index lists, and which stream records are alerts). Other items (dedup
-/// pointers, counters, history) have none.
+/// The `kind` attribute: which items of a table are users, alerts or WebSocket
+/// connections (and so what the `by-kind` index lists, which stream records are
+/// alerts, which connections-table items are connections). Other items (dedup
+/// pointers, counters, history, tickets) have none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ItemKind {
     User,
     Alert,
+    Connection,
 }
 
 impl ItemKind {
+    /// The attribute's name.
+    pub const ATTRIBUTE: &str = "kind";
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::User => "user",
             Self::Alert => "alert",
+            Self::Connection => "connection",
+        }
+    }
+
+    /// The attribute as an item holds it.
+    pub fn value(self) -> AttributeValue {
+        s(self.as_str())
+    }
+
+    /// Whether `item` (an item, or a stream image) is of this kind.
+    pub fn is_kind_of<V>(self, item: &std::collections::HashMap<String, V>) -> bool
+    where
+        V: AsStringValue,
+    {
+        item.get(Self::ATTRIBUTE)
+            .and_then(AsStringValue::as_string)
+            .is_some_and(|k| k == self.as_str())
+    }
+}
+
+/// A string attribute value, in the SDK's type or in a stream image's.
+pub trait AsStringValue {
+    fn as_string(&self) -> Option<&str>;
+}
+
+impl AsStringValue for AttributeValue {
+    fn as_string(&self) -> Option<&str> {
+        self.as_s().ok().map(String::as_str)
+    }
+}
+
+impl AsStringValue for serde_dynamo::AttributeValue {
+    fn as_string(&self) -> Option<&str> {
+        match self {
+            serde_dynamo::AttributeValue::S(s) => Some(s),
+            _ => None,
         }
     }
 }
@@ -57,7 +98,7 @@ pub fn pointer_key(dedup_key: &str) -> AttributeValue {
 pub fn alert_item(alert: &Alert) -> Result<Item, StoreError> {
     let mut item = to_item(alert)?;
     item.insert("pk".into(), alert_key(alert.id));
-    item.insert("kind".into(), s(ItemKind::Alert.as_str()));
+    item.insert(ItemKind::ATTRIBUTE.into(), ItemKind::Alert.value());
     for (name, summary) in summaries(alert) {
         match summary {
             Some(summary) => item.insert(name.into(), summary_value(summary)),

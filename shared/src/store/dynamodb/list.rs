@@ -160,7 +160,11 @@ impl<'a> ListPlan<'a> {
                 severities.map(|s| s.as_str().to_owned()).collect(),
             )
         } else {
-            ("by-kind", "kind", vec![ItemKind::Alert.as_str().to_owned()])
+            (
+                "by-kind",
+                ItemKind::ATTRIBUTE,
+                vec![ItemKind::Alert.as_str().to_owned()],
+            )
         };
 
         let mut clauses = Vec::new();

@@ -13,7 +13,7 @@
 //! reads what it returns (an index would add a write per connect for nothing). TTL
 //! deletes up to days late, so reads also check `expires_at`.
 
-use super::{Item, from_item, n, s, sdk_error, to_item};
+use super::{Item, ItemKind, from_item, n, s, sdk_error, to_item};
 use crate::{
     domain::{Role, Username},
     live::{Connection, ConnectionId, Filters, TicketGrant, TicketHash},
@@ -34,8 +34,6 @@ impl DynamoLiveStore {
         Self { client, table }
     }
 }
-
-const CONNECTION_KIND: &str = "connection";
 
 fn ticket_key(ticket: &TicketHash) -> String {
     format!("TICKET#{}", ticket.as_str())
@@ -132,7 +130,7 @@ impl LiveStore for DynamoLiveStore {
     async fn connect(&self, c: &Connection) -> Result<(), StoreError> {
         let item = to_item(&ConnectionItem {
             pk: connection_key(&c.id),
-            kind: CONNECTION_KIND.into(),
+            kind: ItemKind::Connection.as_str().into(),
             id: c.id.clone(),
             username: c.username.clone(),
             role: c.role,
@@ -201,8 +199,8 @@ impl LiveStore for DynamoLiveStore {
                 .scan()
                 .table_name(&self.table)
                 .filter_expression("#kind = :kind AND expires_at > :now")
-                .expression_attribute_names("#kind", "kind")
-                .expression_attribute_values(":kind", s(CONNECTION_KIND))
+                .expression_attribute_names("#kind", ItemKind::ATTRIBUTE)
+                .expression_attribute_values(":kind", ItemKind::Connection.value())
                 .expression_attribute_values(":now", n(now.timestamp()))
                 .set_exclusive_start_key(start)
                 .send()

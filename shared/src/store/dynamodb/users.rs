@@ -32,7 +32,7 @@ impl DynamoUserStore {
     fn user_item(user: &User) -> Result<Item, StoreError> {
         let mut item = to_item(user)?;
         item.insert("pk".into(), Self::user_key(&user.username));
-        item.insert("kind".into(), s(ItemKind::User.as_str()));
+        item.insert(ItemKind::ATTRIBUTE.into(), ItemKind::User.value());
         Ok(item)
     }
 }
@@ -117,7 +117,7 @@ impl UserStore for DynamoUserStore {
                 .table_name(&self.table)
                 .index_name("by-kind")
                 .key_condition_expression("#kind = :user")
-                .expression_attribute_names("#kind", "kind")
+                .expression_attribute_names("#kind", ItemKind::ATTRIBUTE)
                 .expression_attribute_values(":user", s(ItemKind::User.as_str()))
                 .set_exclusive_start_key(start.take())
                 .send()
