@@ -60,14 +60,8 @@ pub fn list_query(raw: Option<&str>) -> Result<AlertQuery, ApiError> {
         }
     }
     v.finish()?;
-    // Each value is valid alone; together they ask for nothing (422, not 400).
-    if let (Some(from), Some(to)) = (q.from, q.to)
-        && from > to
-    {
-        return Err(ApiError::unprocessable_field(
-            "from",
-            "must not be after `to`",
-        ));
+    if let (Some(from), Some(to)) = (q.from, q.to) {
+        query::frame(from, to)?;
     }
     if let Some(raw) = cursor {
         q.before = Some(Cursor::decode(&raw, &q)?);

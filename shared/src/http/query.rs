@@ -43,6 +43,18 @@ pub fn word<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, String> {
     })
 }
 
+/// `from` and `to` together: a frame that does not run backwards. Each may be valid
+/// alone and the pair ask for nothing, so this is a 422, not a 400.
+pub fn frame(from: DateTime<Utc>, to: DateTime<Utc>) -> Result<(), super::ApiError> {
+    if from > to {
+        return Err(super::ApiError::unprocessable_field(
+            "from",
+            "must not be after `to`",
+        ));
+    }
+    Ok(())
+}
+
 /// A route's answer to a parameter it does not take.
 pub fn unknown(key: &str) -> FieldError {
     FieldError::new(key, "is not a known query parameter")

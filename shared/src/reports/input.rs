@@ -115,12 +115,7 @@ pub(super) fn parse_query(raw: Option<&str>, headers: &HeaderMap) -> Result<Repo
         (None, Some(p)) => to - p,
         (None, None) => to - Duration::hours(24),
     };
-    if from > to {
-        return Err(ApiError::unprocessable_field(
-            "from",
-            "must not be after `to`",
-        ));
-    }
+    query::frame(from, to)?;
     if to - from > Duration::days(MAX_DAYS) {
         return Err(ApiError::unprocessable_field(
             "from",
