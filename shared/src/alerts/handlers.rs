@@ -4,12 +4,10 @@ use super::{
         AlertUpdateRequest, BulkRequest, NewAlertRequest, alert_change, bulk_change, history_query,
         list_query,
     },
+    view::{AlertList, BulkOutcome, BulkResponse, BulkResult, HistoryList},
 };
 use crate::{
-    domain::{
-        Alert, AlertId, AlertIdText, AlertStatus, Category, HistoryEntry, IpAddress, Role,
-        Severity, Username,
-    },
+    domain::{Alert, AlertId, AlertStatus, Category, IpAddress, Role, Severity, Username},
     http::{
         ApiError, Caller, FieldError, JsonBody, Problem,
         idempotency::{self, IngestRoute, idempotent_request},
@@ -24,18 +22,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chrono::Utc;
-use serde::Serialize;
-use utoipa::ToSchema;
 
 const WRITERS: [Role; 2] = [Role::Analyst, Role::Admin];
-
-/// A page of alerts, newest first.
-#[derive(Serialize, ToSchema)]
-pub struct AlertList {
-    items: Vec<Alert>,
-    /// Pass as `cursor` (with the same filters) for the next page; null on the last.
-    next_cursor: Option<String>,
-}
 
 /// List alerts, newest first, filtered and paginated.
 #[utoipa::path(
@@ -102,16 +90,6 @@ pub async fn get_one(
     Path(id): Path<String>,
 ) -> Result<Json<Alert>, ApiError> {
     Ok(Json(load(&state, parse_id(&id)?).await?))
-}
-
-/// A page of an alert's history, oldest first.
-#[derive(Serialize, ToSchema)]
-pub struct HistoryList {
-    items: Vec<HistoryEntry>,
-    /// How many entries the alert has in all.
-    total: u64,
-    /// Pass as `from` for the next page; null on the last.
-    next_from: Option<u64>,
 }
 
 /// An alert's whole history, oldest first, a page at a time.
@@ -330,43 +308,6 @@ pub async fn update(
     }
     // Counters may have moved meanwhile: answer with the stored alert.
     Ok(Json(load(&state, id).await?))
-}
-
-/// What happened to one alert of a bulk change: `updated`; `unchanged` (it already had
-/// the status); `not_found`; `invalid_transition` (the workflow does not allow the move
-/// from its status); `conflict` (it kept changing under concurrent writes: try again);
-/// `not_done` (the store failed and nothing was written for it: retry).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum BulkOutcome {
-    Updated,
-    Unchanged,
-    NotFound,
-    InvalidTransition,
-    Conflict,
-    NotDone,
-}
-
-/// One alert's result in a bulk change.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct BulkResult {
-    #[schema(value_type = AlertIdText)]
-    id: AlertId,
-    outcome: BulkOutcome,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<AlertStatus>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    version: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    detail: Option<String>,
-}
-
-/// The answer to a bulk change.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct BulkResponse {
-    /// How many alerts changed.
-    updated: usize,
-    results: Vec<BulkResult>,
 }
 
 /// One status change for up to 100 alerts, with a result per id.

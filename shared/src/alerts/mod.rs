@@ -4,6 +4,7 @@
 mod cursor;
 pub mod handlers;
 mod input;
+mod view;
 
 pub use cursor::Cursor;
 
