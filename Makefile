@@ -59,7 +59,7 @@ fmt:
 	cargo fmt --all
 
 bench:
-	cargo bench -p vigil-shared --features detect --bench predict
+	cargo bench -p vigil --features detect --bench predict
 
 # Attack day over HTTP on the DynamoDB store (moto): floods, new groups, a port scan,
 # long notes. Release build; prints one line per scenario.
