@@ -13,15 +13,13 @@ pub enum AlertEvent {
     StatusChanged,
 }
 
-impl AlertEvent {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertEvent::Created => "created",
-            AlertEvent::Escalated => "escalated",
-            AlertEvent::StatusChanged => "status_changed",
-        }
-    }
+words!(AlertEvent {
+    Created => "created",
+    Escalated => "escalated",
+    StatusChanged => "status_changed",
+});
 
+impl AlertEvent {
     /// The event a committed change from `old` (absent for a new alert) to `new` is,
     /// if it is one.
     pub fn between(old: Option<&Alert>, new: &Alert) -> Option<Self> {

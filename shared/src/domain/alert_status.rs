@@ -1,6 +1,4 @@
-use super::Invalid;
 use serde::{Deserialize, Serialize};
-use std::{fmt, str::FromStr};
 
 /// Where an alert is in the analyst workflow.
 ///
@@ -22,25 +20,15 @@ pub enum AlertStatus {
     FalsePositive,
 }
 
+words!(AlertStatus {
+    Open => "open",
+    Acknowledged => "acknowledged",
+    Investigating => "investigating",
+    Resolved => "resolved",
+    FalsePositive => "false_positive",
+});
+
 impl AlertStatus {
-    pub const ALL: [AlertStatus; 5] = [
-        AlertStatus::Open,
-        AlertStatus::Acknowledged,
-        AlertStatus::Investigating,
-        AlertStatus::Resolved,
-        AlertStatus::FalsePositive,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertStatus::Open => "open",
-            AlertStatus::Acknowledged => "acknowledged",
-            AlertStatus::Investigating => "investigating",
-            AlertStatus::Resolved => "resolved",
-            AlertStatus::FalsePositive => "false_positive",
-        }
-    }
-
     /// Closed alerts no longer collect repeats of their threat.
     pub fn is_closed(self) -> bool {
         matches!(self, AlertStatus::Resolved | AlertStatus::FalsePositive)
@@ -66,26 +54,6 @@ impl AlertStatus {
             ) | (Investigating, Acknowledged | Resolved | FalsePositive)
                 | (Resolved | FalsePositive, Open)
         )
-    }
-}
-
-impl FromStr for AlertStatus {
-    type Err = Invalid;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        AlertStatus::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| {
-                Invalid::new(
-                    "must be one of open, acknowledged, investigating, resolved, false_positive",
-                )
-            })
-    }
-}
-
-impl fmt::Display for AlertStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

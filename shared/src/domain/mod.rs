@@ -1,5 +1,42 @@
 //! Floor 1: the domain. Every type here is parsed once at the edge and trusted inside.
 
+/// An enum whose values travel as words (API, store, metrics): `ALL`, `as_str`,
+/// `FromStr` (naming every word when a value is none of them) and `Display`, from one
+/// list. The enum's serde names must be the same words (its `rename_all`); the test
+/// `every_word_is_its_serde_name` below holds them to it.
+macro_rules! words {
+    ($ty:ident { $($variant:ident => $word:literal),+ $(,)? }) => {
+        impl $ty {
+            pub const ALL: [$ty; [$($word),+].len()] = [$($ty::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $word,)+
+                }
+            }
+        }
+
+        impl std::str::FromStr for $ty {
+            type Err = $crate::domain::Invalid;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($word => Ok($ty::$variant),)+
+                    _ => Err($crate::domain::Invalid::new(words!(@one_of $($word),+))),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+    (@one_of $first:literal $(, $rest:literal)*) => {
+        concat!("must be one of ", $first $(, ", ", $rest)*)
+    };
+}
+
 mod alert;
 mod alert_event;
 mod alert_status;
@@ -43,5 +80,42 @@ pub struct Invalid(pub String);
 impl Invalid {
     pub fn new(message: impl Into<String>) -> Self {
         Self(message.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serde_name<T: serde::Serialize>(value: T) -> String {
+        serde_json::to_value(value)
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn every_word_is_its_serde_name() {
+        for v in Category::ALL {
+            assert_eq!(serde_name(v), v.as_str());
+            assert_eq!(v.as_str().parse::<Category>(), Ok(v));
+        }
+        for v in Severity::ALL {
+            assert_eq!(serde_name(v), v.as_str());
+        }
+        for v in Role::ALL {
+            assert_eq!(serde_name(v), v.as_str());
+        }
+        for v in AlertStatus::ALL {
+            assert_eq!(serde_name(v), v.as_str());
+        }
+        for v in AlertEvent::ALL {
+            assert_eq!(serde_name(v), v.as_str());
+        }
+        assert_eq!(
+            "x".parse::<Severity>().unwrap_err().to_string(),
+            "must be one of low, medium, high, critical"
+        );
     }
 }
