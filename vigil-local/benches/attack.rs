@@ -14,6 +14,8 @@
 //! Notifications are off: in AWS the stream is read by the notify function, not by
 //! the process that writes.
 
+mod support;
+
 use serde_json::{Value, json};
 use std::{sync::Arc, time::Instant};
 use vigil::{
@@ -71,19 +73,11 @@ impl Bench {
         let app = vigil_local::app(&services, detector, &vigil_local::live_feed());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         let client = reqwest::Client::new();
-        let login: Value = client
-            .post(format!("{base}/auth/login"))
-            .json(&json!({"username": "admin", "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let token = support::admin_token(&client, &base, PASSWORD).await;
         Self {
             base,
             client,
-            token: login["token"].as_str().unwrap().to_owned(),
+            token,
             services,
             dynamodb,
             table: alerts,

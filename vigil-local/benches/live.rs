@@ -11,6 +11,8 @@
 //! There is no alternative to run beside these: the Python stack Vigil replaces has no
 //! push at all (its frontend polls).
 
+mod support;
+
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::{
@@ -97,18 +99,10 @@ async fn live_server(
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let client = reqwest::Client::new();
-    let login: Value = client
-        .post(format!("{base}/auth/login"))
-        .json(&json!({"username": "admin", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = support::admin_token(&client, &base, PASSWORD).await;
     let ticket: Value = client
         .post(format!("{base}/auth/ws-ticket"))
-        .bearer_auth(login["token"].as_str().unwrap())
+        .bearer_auth(token)
         .send()
         .await
         .unwrap()
