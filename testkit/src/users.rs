@@ -7,14 +7,10 @@ use vigil::domain::{Role, User, Username};
 /// UTC, with an Argon2id hash no password matches.
 pub fn user(name: &str, role: Role) -> User {
     let at = chrono::Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
-    User {
-        username: Username::parse(name).expect("a valid username"),
+    User::new(
+        Username::parse(name).expect("a valid username"),
         role,
-        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
-        disabled: false,
-        token_generation: 0,
-        version: 1,
-        created_at: at,
-        updated_at: at,
-    }
+        "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        at,
+    )
 }

@@ -31,16 +31,7 @@ pub async fn ensure_admin(
         return Ok(BootstrapOutcome::AlreadyPresent);
     }
     let now = chrono::Utc::now();
-    let user = User {
-        username,
-        role: Role::Admin,
-        password_hash: hash_password(password).await?,
-        disabled: false,
-        token_generation: 0,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
+    let user = User::new(username, Role::Admin, hash_password(password).await?, now);
     match users.create(&user).await {
         Ok(()) => Ok(BootstrapOutcome::Created),
         Err(StoreError::AlreadyExists) => Ok(BootstrapOutcome::AlreadyPresent),

@@ -135,16 +135,7 @@ pub async fn register(
     } = RegisterRequest::parse(&body)?;
 
     let now = Utc::now();
-    let user = User {
-        username,
-        role,
-        password_hash: hash_password(password).await?,
-        disabled: false,
-        token_generation: 0,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
+    let user = User::new(username, role, hash_password(password).await?, now);
     match state.users.create(&user).await {
         Ok(()) => {}
         Err(StoreError::AlreadyExists) => {

@@ -22,3 +22,19 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
+
+impl User {
+    /// A new, enabled user at version 1, its first token generation.
+    pub fn new(username: Username, role: Role, password_hash: String, now: DateTime<Utc>) -> Self {
+        Self {
+            username,
+            role,
+            password_hash,
+            disabled: false,
+            token_generation: 0,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
