@@ -9,7 +9,7 @@ stack. Run by tools/test.sh; exits non-zero naming each check that fails.
   may send to it.
 - Live alerts: a WebSocket API with $connect, $disconnect and subscribe routed to the
   live function (subscribe answering the client), a connections table that expires
-  its items, a ticket route, and notify allowed to post to the connections.
+  its items, a ticket route, and the live function (not notify) pushing from the stream.
 """
 
 import sys
@@ -83,19 +83,31 @@ check(
     "the connections table expires tickets and connections",
 )
 check("POST /auth/ws-ticket" in served, "a function serves POST /auth/ws-ticket")
-notify_statements = [
+live = resources.get("LiveFunction", {}).get("Properties", {})
+live_statements = [
     statement
-    for policy in notify.get("Policies", [])
+    for policy in live.get("Policies", [])
     if isinstance(policy, dict)
     for statement in policy.get("Statement", [])
 ]
 check(
-    any(s.get("Action") == "execute-api:ManageConnections" for s in notify_statements),
-    "notify may post to the WebSocket connections",
+    any(s.get("Action") == "execute-api:ManageConnections" for s in live_statements),
+    "the live function may post to the WebSocket connections",
 )
 check(
-    "VIGIL_WS_ENDPOINT" in notify.get("Environment", {}).get("Variables", {}),
-    "notify is told the WebSocket API's endpoint",
+    "VIGIL_WS_ENDPOINT" in live.get("Environment", {}).get("Variables", {}),
+    "the live function is told the WebSocket API's endpoint",
+)
+check(
+    any(
+        e["Type"] == "DynamoDB" and e["Properties"]["Stream"] == {"Fn::GetAtt": ["AlertsTable", "StreamArn"]}
+        for e in live.get("Events", {}).values()
+    ),
+    "the live function reads the alerts stream (apart from notify: push never holds SNS back)",
+)
+check(
+    "VIGIL_WS_ENDPOINT" not in notify.get("Environment", {}).get("Variables", {}),
+    "notify does not push (SNS and push share no invocation)",
 )
 
 for failure in failures:

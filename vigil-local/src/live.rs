@@ -23,10 +23,7 @@ use tokio::sync::broadcast::error::RecvError;
 use vigil::{
     domain::User,
     http::ApiError,
-    live::{
-        ClientMessage, Connection, ConnectionId, EventMessage, ServerMessage, Subscribed,
-        SubscribedType, Ticket,
-    },
+    live::{Action, ClientMessage, Connection, ConnectionId, EventMessage, ServerMessage, Ticket},
     notify::local::LiveFeed,
     store::{LiveStore, UserStore},
 };
@@ -89,8 +86,10 @@ async fn admit(state: &LiveState, ticket: Option<&str>) -> Result<User, ApiError
         .users
         .get(&grant.username)
         .await?
-        .filter(|u| !u.disabled)
-        .ok_or_else(|| ApiError::Unauthorized("the user is disabled or no longer exists".into()))
+        .filter(|u| grant.admits(u))
+        .ok_or_else(|| {
+            ApiError::Unauthorized("the user is disabled, logged out or no longer exists".into())
+        })
 }
 
 async fn serve(
@@ -116,11 +115,10 @@ async fn serve(
             incoming = rx.next() => match incoming {
                 Some(Ok(Message::Text(text))) => Some(match ClientMessage::parse(text.as_str()) {
                     Ok(message) => {
-                        connection.filters = message.filters;
-                        ServerMessage::Subscribed(Subscribed {
-                            kind: SubscribedType::Subscribed,
-                            filters: connection.filters.clone(),
-                        })
+                        if message.action == Action::Subscribe {
+                            connection.filters = message.filters.clone();
+                        }
+                        ServerMessage::reply_to(&message, &connection.filters)
                     }
                     Err(error) => ServerMessage::Error(error),
                 }),
@@ -132,18 +130,35 @@ async fn serve(
                 Some(Ok(Message::Close(_)) | Err(_)) | None => break,
             },
             event = events.recv() => match event {
-                Ok(event) if connection.filters.matches(&event.alert) => {
-                    let user = users.get(&connection.username).await.ok().flatten();
-                    if !connection.still_allowed(user.as_ref()) {
-                        let _ = tx.send(close("the user was disabled or logged out")).await;
-                        break;
+                Ok(event) => {
+                    // The user as stored now, at every event, matching or not (as the
+                    // pusher does in AWS); one that cannot be read skips this event.
+                    match users.get(&connection.username).await {
+                        Ok(user) if !connection.still_allowed(user.as_ref()) => {
+                            let _ = tx.send(close("the user was disabled or logged out")).await;
+                            break;
+                        }
+                        Ok(_) => connection
+                            .filters
+                            .matches(&event.alert)
+                            .then(|| ServerMessage::Event(Box::new(event.as_ref().clone()))),
+                        Err(e) => {
+                            tracing::warn!(connection = %connection.id, error = %vigil::http::error_chain(&e), "reading a live client's user failed; event skipped");
+                            None
+                        }
                     }
-                    Some(ServerMessage::Event(Box::new(event.as_ref().clone())))
                 }
-                Ok(_) => None,
+                // Too far behind to catch up: say so, so the client reconnects and
+                // reads GET /alerts, rather than go on with a gap it cannot see.
                 Err(RecvError::Lagged(missed)) => {
-                    tracing::warn!(connection = %connection.id, missed, "a slow live client missed events");
-                    None
+                    tracing::warn!(connection = %connection.id, missed, "a slow live client missed events; closed");
+                    let _ = tx
+                        .send(Message::Close(Some(CloseFrame {
+                            code: close_code::AGAIN,
+                            reason: "missed events: reconnect and read GET /alerts".into(),
+                        })))
+                        .await;
+                    break;
                 }
                 Err(RecvError::Closed) => break,
             },

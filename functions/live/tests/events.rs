@@ -1,6 +1,8 @@
-//! The live binary, run as Lambda runs it, on the WebSocket API's event fixtures
-//! (`events/live/`), over DynamoDB in moto: a ticket opens one connection once, a
-//! subscribe sets its filters and answers what is in force, a disconnect forgets it.
+//! The live binary, run as Lambda runs it, over DynamoDB in moto: on the WebSocket
+//! API's event fixtures (`events/live/`) a ticket opens one connection once, a
+//! subscribe sets its filters and answers what is in force, a disconnect forgets it;
+//! on the alerts stream (`events/notify/stream.json`) it pushes the events through
+//! moto's Management API, and asks for no retry even when API Gateway is down.
 
 use serde_json::Value;
 use vigil::{
@@ -19,10 +21,17 @@ struct Live {
 
 /// The live binary over fresh tables that hold `admin`.
 async fn live() -> Live {
+    live_pushing_to(&vigil_testkit::apigateway::endpoint()).await
+}
+
+/// The same, pushing through the Management API at `endpoint`.
+async fn live_pushing_to(endpoint: &str) -> Live {
     let tables = dynamo_tables().await.expect("moto is running");
     dynamo_admin_token(&tables).await;
+    let mut env = lambda_env(&tables);
+    env.push(("VIGIL_WS_ENDPOINT", endpoint.to_owned()));
     let mut runtime = RuntimeApi::start().await;
-    runtime.spawn_function(env!("CARGO_BIN_EXE_live"), "live", &lambda_env(&tables));
+    runtime.spawn_function(env!("CARGO_BIN_EXE_live"), "live", &env);
     let config = vigil::config::StoreConfig::DynamoDb(tables);
     let stores = Stores::from_config(&config, Some(&aws_config::load_from_env().await));
     Live { runtime, stores }
@@ -32,7 +41,7 @@ impl Live {
     /// A ticket for admin, as `POST /auth/ws-ticket` issues it.
     async fn ticket(&self) -> String {
         let ticket = Ticket::generate();
-        let grant = TicketGrant::new(Username::parse("admin").unwrap(), chrono::Utc::now());
+        let grant = TicketGrant::new(Username::parse("admin").unwrap(), 0, chrono::Utc::now());
         self.stores
             .live
             .issue_ticket(&ticket.hash(), &grant)
@@ -71,6 +80,32 @@ impl Live {
 
     async fn disconnect(&mut self, connection: &str) -> Value {
         let event = fixture_with("live/disconnect.json", &[("{{connection_id}}", connection)]);
+        self.runtime
+            .respond(serde_json::from_str(&event).unwrap())
+            .await
+    }
+
+    /// An admin's connection, open at moto's API Gateway, as `$connect` stores it.
+    async fn admin_connected(&self) -> String {
+        let id = format!("conn-{}", ulid::Ulid::new());
+        vigil_testkit::apigateway::open_connection(&id).await;
+        let admin = self
+            .stores
+            .users
+            .get(&Username::parse("admin").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        // Connected a while ago: past the handshake's grace, a 410 means gone.
+        let at = chrono::Utc::now() - chrono::Duration::minutes(1);
+        let connection =
+            vigil::live::Connection::open(vigil::live::ConnectionId(id.clone()), &admin, at);
+        self.stores.live.connect(&connection).await.unwrap();
+        id
+    }
+
+    async fn stream(&mut self) -> Value {
+        let event = vigil_testkit::fixture("notify/stream.json", "");
         self.runtime
             .respond(serde_json::from_str(&event).unwrap())
             .await
@@ -166,4 +201,50 @@ async fn a_subscribe_sets_the_filters_and_a_disconnect_forgets_the_connection() 
         .send("conn-s", &serde_json::json!({"action": "subscribe"}))
         .await;
     assert_eq!(status, 410, "{reply}");
+}
+
+#[tokio::test]
+async fn the_streams_alert_events_are_pushed_to_a_connected_browser() {
+    if !aws_available() {
+        return;
+    }
+    // Given an admin connected live
+    let mut live = live().await;
+    let connection = live.admin_connected().await;
+
+    // When the live function gets the stream fixture (a creation, a dedup pointer, a
+    // status change, a count-only change)
+    let response = live.stream().await;
+
+    // Then the browser has the two events, in order, and no record is retried
+    assert_eq!(
+        response["batchItemFailures"],
+        serde_json::json!([]),
+        "{response}"
+    );
+    let posts = vigil_testkit::apigateway::posts(&connection).await.unwrap();
+    let kinds: Vec<&str> = posts.iter().map(|p| p["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["created", "status_changed"]);
+    assert_eq!(posts[0]["alert"]["severity"], "high");
+}
+
+#[tokio::test]
+async fn an_unreachable_api_gateway_costs_the_push_not_a_retry() {
+    if !aws_available() {
+        return;
+    }
+    // Given an admin connected, but API Gateway not answering
+    let mut live = live_pushing_to("http://127.0.0.1:9").await;
+    live.admin_connected().await;
+
+    // When the live function gets the stream fixture
+    let response = live.stream().await;
+
+    // Then it answers with no failures (Lambda moves on) and forgets no connection
+    assert_eq!(
+        response["batchItemFailures"],
+        serde_json::json!([]),
+        "{response}"
+    );
+    assert_eq!(live.connected().await.len(), 1);
 }

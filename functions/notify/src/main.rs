@@ -2,9 +2,8 @@
 //! - the alerts table's DynamoDB stream: publishes new, escalated and status-changed
 //!   alerts to the SNS topic `VIGIL_TOPIC_ARN`; what SNS will not take is held whole
 //!   in the retry queue `VIGIL_RETRY_QUEUE_URL` (an SQS FIFO queue);
-//!   With `VIGIL_WS_ENDPOINT` (the WebSocket API's stage URL), the same events are
-//!   also pushed to the connections in `VIGIL_CONNECTIONS_TABLE`, beside the publish:
-//!   neither waits for the other's outcome, and a push failure never fails the batch;
+//!   (The same events are pushed live to browsers by the `live` function, the
+//!   stream's second reader: the two never share an invocation.)
 //! - that retry queue: publishes what was held, leaving in the queue (for SQS to
 //!   deliver again later) what SNS still refuses.
 
@@ -13,8 +12,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 use vigil::{
     config::Config,
-    notify::{Pusher, RetryQueue, SnsPublisher, events_in, handle_retries, handle_stream},
-    store::Stores,
+    notify::{RetryQueue, SnsPublisher, handle_retries, handle_stream},
 };
 
 #[tokio::main]
@@ -33,11 +31,7 @@ async fn main() -> Result<(), Error> {
         .retry_queue_url
         .clone()
         .map(|url| RetryQueue::new(aws_sdk_sqs::Client::new(&aws), url));
-    let pusher = config.notify.ws_endpoint.as_deref().map(|endpoint| {
-        let stores = Stores::from_config(&config.store, Some(&aws));
-        Pusher::new(&aws, endpoint, stores.live, stores.users)
-    });
-    let (publisher, retry, pusher) = (&publisher, retry.as_ref(), pusher.as_ref());
+    let (publisher, retry) = (&publisher, retry.as_ref());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         // One function, two event sources: the records say which.
         let source = event.payload["Records"][0]["eventSource"]
@@ -50,17 +44,9 @@ async fn main() -> Result<(), Error> {
             )?)
         } else {
             let event: Event = serde_json::from_value(event.payload)?;
-            let events = match pusher {
-                Some(_) => events_in(&event),
-                None => Vec::new(),
-            };
-            let push = async {
-                if let Some(pusher) = pusher {
-                    pusher.push(&events).await;
-                }
-            };
-            let (response, ()) = tokio::join!(handle_stream(event, publisher, retry), push);
-            Ok(serde_json::to_value(response)?)
+            Ok(serde_json::to_value(
+                handle_stream(event, publisher, retry).await,
+            )?)
         }
     }))
     .await

@@ -289,7 +289,7 @@ pub async fn ws_ticket(
 ) -> Result<impl IntoResponse, ApiError> {
     let now = Utc::now();
     let ticket = Ticket::generate();
-    let grant = TicketGrant::new(caller.username, now);
+    let grant = TicketGrant::new(caller.username, caller.generation, now);
     state.live.issue_ticket(&ticket.hash(), &grant).await?;
     Ok((
         StatusCode::CREATED,

@@ -26,6 +26,9 @@ pub struct Caller {
     /// The role as stored now, not as it was when the token was issued: a demotion
     /// takes effect at the next request.
     pub role: Role,
+    /// The user's token generation, which the caller's token carries (and so is
+    /// current): what a WebSocket ticket issued to them is bound to.
+    pub generation: u32,
 }
 
 impl Caller {
@@ -92,6 +95,7 @@ where
         Ok(Caller {
             username: user.username,
             role: user.role,
+            generation: user.token_generation,
         })
     }
 }

@@ -3,7 +3,7 @@
 //! apart (`vigil-local/tests/it/live.rs` compares it with the committed file and
 //! checks real pushed messages against it).
 
-use super::{ClientMessage, ErrorMessage, EventMessage, Subscribed};
+use super::{ClientMessage, ErrorMessage, EventMessage, Pong, Subscribed};
 use serde_json::{Value, json};
 use utoipa::{ToSchema, openapi::ComponentsBuilder};
 
@@ -19,11 +19,13 @@ pub fn document() -> Value {
     let mut referenced = Vec::new();
     EventMessage::schemas(&mut referenced);
     Subscribed::schemas(&mut referenced);
+    Pong::schemas(&mut referenced);
     ErrorMessage::schemas(&mut referenced);
     ClientMessage::schemas(&mut referenced);
     let components = ComponentsBuilder::new()
         .schema_from::<EventMessage>()
         .schema_from::<Subscribed>()
+        .schema_from::<Pong>()
         .schema_from::<ErrorMessage>()
         .schema_from::<ClientMessage>()
         .schemas_from_iter(referenced)
@@ -49,7 +51,11 @@ pub fn document() -> Value {
                 narrow what arrives. The `alert` in an event is the REST API's alert \
                 (`GET /alerts/{id}`). A missed event is never replayed: on reconnect, read \
                 `GET /alerts` for what happened meanwhile, and drop events whose `id` was \
-                seen. A disabled user's connections are closed at the next push.",
+                seen (a client too slow to keep up is closed with code 1013 and should do \
+                the same). A disabled user's connections are closed at the next push. \
+                API Gateway closes a connection idle for 10 minutes (and any after 2 hours): \
+                send `ping` at least every 9 minutes on a quiet one, and reconnect with a \
+                fresh ticket when it closes.",
         },
         "servers": {
             "local": {
@@ -77,6 +83,7 @@ pub fn document() -> Value {
                 "messages": {
                     "alertEvent": { "$ref": "#/components/messages/alertEvent" },
                     "subscribed": { "$ref": "#/components/messages/subscribed" },
+                    "pong": { "$ref": "#/components/messages/pong" },
                     "error": { "$ref": "#/components/messages/error" },
                     "subscribe": { "$ref": "#/components/messages/subscribe" },
                 },
@@ -109,12 +116,13 @@ pub fn document() -> Value {
             "subscribe": {
                 "action": "receive",
                 "channel": { "$ref": "#/channels/alerts" },
-                "summary": "Replace the connection's filters (none: every event).",
+                "summary": "Replace the connection's filters (none: every event), or ping.",
                 "messages": [{ "$ref": "#/channels/alerts/messages/subscribe" }],
                 "reply": {
                     "channel": { "$ref": "#/channels/alerts" },
                     "messages": [
                         { "$ref": "#/channels/alerts/messages/subscribed" },
+                        { "$ref": "#/channels/alerts/messages/pong" },
                         { "$ref": "#/channels/alerts/messages/error" },
                     ],
                 },
@@ -124,8 +132,9 @@ pub fn document() -> Value {
             "messages": {
                 "alertEvent": message("alertEvent", "EventMessage", "Alert event", "An alert was created, escalated or changed status."),
                 "subscribed": message("subscribed", "Subscribed", "Subscribed", "The filters now in force."),
+                "pong": message("pong", "Pong", "Pong", "The answer to ping."),
                 "error": message("error", "ErrorMessage", "Error", "A client message the server could not take; the connection stays open."),
-                "subscribe": message("subscribe", "ClientMessage", "Subscribe", "Set the connection's filters."),
+                "subscribe": message("subscribe", "ClientMessage", "Subscribe or ping", "Set the connection's filters, or keep it open."),
             },
             "schemas": schemas,
         },

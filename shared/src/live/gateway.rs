@@ -3,10 +3,7 @@
 //! (`subscribe`, or `$default` for any other action) and `$disconnect`. Connections are
 //! written to the connections table, where the pusher (`notify`) finds them.
 
-use super::{
-    ClientMessage, Connection, ConnectionId, ErrorMessage, ServerMessage, Subscribed,
-    SubscribedType, Ticket,
-};
+use super::{Action, ClientMessage, Connection, ConnectionId, ErrorMessage, ServerMessage, Ticket};
 use crate::{
     http::{FieldError, error_chain},
     store::{LiveStore, StoreError, UserStore},
@@ -113,9 +110,9 @@ impl Gateway<'_> {
             .users
             .get(&grant.username)
             .await?
-            .filter(|u| !u.disabled)
+            .filter(|u| grant.admits(u))
         else {
-            return refused("the user is disabled or no longer exists");
+            return refused("the user is disabled, logged out or no longer exists");
         };
         let connection = Connection::open(id, &user, now);
         self.live.connect(&connection).await?;
@@ -128,13 +125,16 @@ impl Gateway<'_> {
             Ok(message) => message,
             Err(error) => return Ok(GatewayResponse::message(400, ServerMessage::Error(error))),
         };
+        if message.action == Action::Ping {
+            return Ok(GatewayResponse::message(
+                200,
+                ServerMessage::reply_to(&message, &message.filters),
+            ));
+        }
         match self.live.subscribe(id, &message.filters).await {
             Ok(connection) => Ok(GatewayResponse::message(
                 200,
-                ServerMessage::Subscribed(Subscribed {
-                    kind: SubscribedType::Subscribed,
-                    filters: connection.filters,
-                }),
+                ServerMessage::reply_to(&message, &connection.filters),
             )),
             Err(StoreError::NotFound) => Ok(GatewayResponse::error(
                 410,

@@ -74,13 +74,42 @@ impl ErrorMessage {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PongType {
+    Pong,
+}
+
+/// The reply to `ping`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Pong {
+    #[serde(rename = "type")]
+    pub kind: PongType,
+}
+
 /// Everything the server sends on a connection.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum ServerMessage {
     Event(Box<EventMessage>),
     Subscribed(Subscribed),
+    Pong(Pong),
     Error(ErrorMessage),
+}
+
+impl ServerMessage {
+    /// The answer to a client's message: the filters in force after it, or a pong.
+    pub fn reply_to(message: &ClientMessage, filters: &Filters) -> Self {
+        match message.action {
+            Action::Subscribe => ServerMessage::Subscribed(Subscribed {
+                kind: SubscribedType::Subscribed,
+                filters: filters.clone(),
+            }),
+            Action::Ping => ServerMessage::Pong(Pong {
+                kind: PongType::Pong,
+            }),
+        }
+    }
 }
 
 impl ServerMessage {
@@ -94,10 +123,13 @@ impl ServerMessage {
 pub enum Action {
     /// Replace the connection's filters.
     Subscribe,
+    /// Keep a quiet connection open: API Gateway closes one idle for 10 minutes.
+    Ping,
 }
 
 /// What a client sends: `{"action": "subscribe", "min_severity": "high",
-/// "categories": ["dos", "probe"]}`. API Gateway routes on `action`.
+/// "categories": ["dos", "probe"]}`, or `{"action": "ping"}` (at least every 9
+/// minutes on a quiet connection). API Gateway routes on `action`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ClientMessage {
     pub action: Action,
@@ -133,7 +165,8 @@ impl ClientMessage {
             match key.as_str() {
                 "action" => match value.as_str() {
                     Some("subscribe") => action = Some(Action::Subscribe),
-                    _ => errors.push(FieldError::new("action", "must be \"subscribe\"")),
+                    Some("ping") => action = Some(Action::Ping),
+                    _ => errors.push(FieldError::new("action", "must be subscribe or ping")),
                 },
                 "min_severity" => match value {
                     Value::Null => {}
@@ -167,6 +200,9 @@ impl ClientMessage {
         if action.is_none() && !errors.iter().any(|e| e.field == "action") {
             errors.push(FieldError::new("action", "is required"));
         }
+        if action == Some(Action::Ping) && filters != Filters::default() {
+            errors.push(FieldError::new("action", "ping takes no filters"));
+        }
         match (action, errors.is_empty()) {
             (Some(action), true) => Ok(Self { action, filters }),
             _ => Err(invalid(errors)),
@@ -189,6 +225,13 @@ mod tests {
         assert_eq!(m.filters.categories, vec![Category::Dos, Category::Probe]);
         let all = ClientMessage::parse(r#"{"action":"subscribe"}"#).unwrap();
         assert_eq!(all.filters, Filters::default());
+        let ping = ClientMessage::parse(r#"{"action":"ping"}"#).unwrap();
+        assert_eq!(ping.action, Action::Ping);
+        assert_eq!(
+            ServerMessage::reply_to(&ping, &Filters::default()).to_json(),
+            r#"{"type":"pong"}"#
+        );
+        assert!(ClientMessage::parse(r#"{"action":"ping","min_severity":"low"}"#).is_err());
     }
 
     #[test]

@@ -21,7 +21,7 @@ mod ticket;
 
 pub use connection::{CONNECTION_TTL, Connection, ConnectionId, Filters};
 pub use message::{
-    Action, ClientMessage, ErrorMessage, ErrorType, EventMessage, ServerMessage, Subscribed,
-    SubscribedType,
+    Action, ClientMessage, ErrorMessage, ErrorType, EventMessage, Pong, PongType, ServerMessage,
+    Subscribed, SubscribedType,
 };
 pub use ticket::{TICKET_TTL, Ticket, TicketGrant, TicketHash, TicketIssued};

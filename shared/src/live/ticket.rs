@@ -69,19 +69,29 @@ impl TicketHash {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketGrant {
     pub username: Username,
+    /// The token generation of the token it was traded for: a password reset or a
+    /// disable in between (which end that token) end the ticket too.
+    pub generation: u32,
     pub expires_at: DateTime<Utc>,
 }
 
 impl TicketGrant {
-    pub fn new(username: Username, now: DateTime<Utc>) -> Self {
+    pub fn new(username: Username, generation: u32, now: DateTime<Utc>) -> Self {
         Self {
             username,
+            generation,
             expires_at: now + TICKET_TTL,
         }
     }
 
     pub fn is_valid_at(&self, now: DateTime<Utc>) -> bool {
         now < self.expires_at
+    }
+
+    /// Whether `user` (as stored now) may connect with this ticket: enabled, and not
+    /// logged out everywhere since the ticket was issued.
+    pub fn admits(&self, user: &crate::domain::User) -> bool {
+        !user.disabled && user.username == self.username && user.token_generation == self.generation
     }
 }
 
@@ -126,7 +136,7 @@ mod tests {
     #[test]
     fn a_grant_expires_after_the_ttl() {
         let now = Utc::now();
-        let grant = TicketGrant::new(Username::parse("ana").unwrap(), now);
+        let grant = TicketGrant::new(Username::parse("ana").unwrap(), 0, now);
         assert!(grant.is_valid_at(now + chrono::Duration::seconds(59)));
         assert!(!grant.is_valid_at(now + TICKET_TTL));
     }

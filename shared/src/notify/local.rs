@@ -23,30 +23,35 @@ fn send_live(live: &LiveFeed, message: EventMessage) {
     let _ = live.send(Arc::new(message));
 }
 
-/// Publishes every change the embedded store reports, and sends its event to the
-/// live feed, until the store is dropped.
+/// Sends every change the embedded store reports to the live feed at once, and
+/// publishes its notification, in order, from a task of its own (so a slow or failing
+/// SNS never holds back the live view), until the store is dropped.
 pub async fn forward_changes(
     mut changes: UnboundedReceiver<StoredChange>,
     publisher: Arc<dyn Publisher>,
     live: LiveFeed,
 ) {
+    let (notifications, mut to_publish) = tokio::sync::mpsc::unbounded_channel::<Notification>();
+    tokio::spawn(async move {
+        while let Some(n) = to_publish.recv().await {
+            // Locally a failed publish is retried a few times, then logged.
+            for attempt in 1..=3 {
+                match publisher.publish(&n).await {
+                    Ok(()) => break,
+                    Err(e) => {
+                        tracing::warn!(attempt, error = %error_chain(&e), "local publish failed");
+                        tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                    }
+                }
+            }
+        }
+    });
     while let Some(change) = changes.recv().await {
-        // The live view first: it never waits for SNS.
         if let Some(message) = EventMessage::for_change(change.old.as_ref(), &change.new) {
             send_live(&live, message);
         }
-        let Some(n) = Notification::for_change(change.old.as_ref(), Some(&change.new)) else {
-            continue;
-        };
-        // Locally a failed publish is retried a few times, then logged.
-        for attempt in 1..=3 {
-            match publisher.publish(&n).await {
-                Ok(()) => break,
-                Err(e) => {
-                    tracing::warn!(attempt, error = %error_chain(&e), "local publish failed");
-                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
-                }
-            }
+        if let Some(n) = Notification::for_change(change.old.as_ref(), Some(&change.new)) {
+            let _ = notifications.send(n);
         }
     }
 }
@@ -76,6 +81,9 @@ struct ShardCursor {
     resume: Resume,
     /// The shard is closed and read to its end.
     done: bool,
+    /// The last record sent to the live feed: records read again after a failed
+    /// publish are not sent live twice.
+    live_sent: Option<String>,
 }
 
 impl ShardCursor {
@@ -91,7 +99,24 @@ impl ShardCursor {
                 ShardIteratorType::TrimHorizon
             }),
             done: false,
+            live_sent: None,
         }
+    }
+
+    /// Of a batch's records (their sequence numbers), those not sent live yet, and
+    /// notes the batch as sent.
+    fn unsent<'a>(&mut self, sequences: &'a [String]) -> impl Iterator<Item = usize> + 'a {
+        let after = self.live_sent.clone();
+        if let Some(last) = sequences.last()
+            && after.as_deref().is_none_or(|a| later(last, a))
+        {
+            self.live_sent = Some(last.clone());
+        }
+        sequences
+            .iter()
+            .enumerate()
+            .filter(move |(_, s)| after.as_deref().is_none_or(|a| later(s, a)))
+            .map(|(i, _)| i)
     }
 
     /// The GetShardIterator request that resumes this shard.
@@ -241,9 +266,20 @@ async fn poll_once(
             .collect();
         let mut event = Event::default();
         event.records = records;
-        // Live first, whatever SNS does. After a failed publish the records from the
-        // failed one on are read (and sent live) again: clients drop repeats by `id`.
-        for message in events_in(&event) {
+        // Live first, whatever SNS does; a record read again after a failed publish
+        // is not sent live again.
+        let per_record: Vec<String> = event
+            .records
+            .iter()
+            .map(|r| r.change.sequence_number.clone().unwrap_or_default())
+            .collect();
+        let unsent: Vec<usize> = cursor.unsent(&per_record).collect();
+        let mut fresh = Event::default();
+        fresh.records = unsent
+            .into_iter()
+            .map(|i| event.records[i].clone())
+            .collect();
+        for message in events_in(&fresh) {
             send_live(live, message);
         }
         let failures = if event.records.is_empty() {
@@ -259,9 +295,31 @@ async fn poll_once(
     Ok(())
 }
 
+/// Whether stream sequence number `a` comes after `b`: both are decimal strings of up
+/// to 40 digits, so the longer is the later, and of equal lengths the greater.
+fn later(a: &str, b: &str) -> bool {
+    (a.len(), a) > (b.len(), b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_read_again_are_not_sent_live_again() {
+        let mut cursor = ShardCursor::new(true);
+        assert_eq!(
+            cursor.unsent(&seqs(&["90", "100"])).collect::<Vec<_>>(),
+            [0, 1]
+        );
+        // The publish of 100 failed: 100 and 200 are read again, only 200 is new.
+        assert_eq!(
+            cursor.unsent(&seqs(&["100", "200"])).collect::<Vec<_>>(),
+            [1]
+        );
+        assert_eq!(cursor.unsent(&seqs(&["200"])).count(), 0);
+        assert!(later("1000", "999") && !later("999", "1000") && !later("5", "5"));
+    }
 
     fn seqs(all: &[&str]) -> Vec<String> {
         all.iter().map(|s| s.to_string()).collect()

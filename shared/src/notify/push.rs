@@ -1,12 +1,14 @@
 //! Live push in AWS: each alert event of a stream batch, posted to every WebSocket
 //! connection whose filters match, through the API Gateway Management API.
 //!
-//! The push runs beside the SNS publish (see `functions/notify`), never in its way: its
-//! failures are logged and counted, never reported as batch failures, so a broken
-//! socket cannot hold back or repeat a notification, and an SNS outage cannot delay a
-//! push. A push is not retried beyond the SDK's few quick attempts: it is a live view, and a
-//! client that missed one reads `GET /alerts` when it reconnects (the contract says
-//! so); the notification, which must not be lost, is SNS's.
+//! The push runs in the `live` function, the stream's second reader, never in the
+//! SNS publish's way (`notify` is the first): its failures are logged and counted,
+//! never reported as batch failures, so a broken socket cannot hold back or repeat a
+//! notification, and an SNS outage cannot delay a push. A push is not retried beyond
+//! the SDK's few quick attempts, and a connection that fails is left for the next
+//! batch: it is a live view, and a client that missed one reads `GET /alerts` when it
+//! reconnects (the contract says so); the notification, which must not be lost, is
+//! SNS's.
 
 use crate::{
     domain::{User, Username},
@@ -23,6 +25,9 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 /// Connections posted to at once. Each connection's events go in order, one after the
 /// other; connections proceed in parallel.
 const CONCURRENCY: usize = 64;
+/// How long after it was stored a connection may still be completing its handshake.
+const CONNECTING: chrono::Duration = chrono::Duration::seconds(10);
+
 /// A post that takes longer is given up (and retried by the SDK): a hung connection
 /// to API Gateway must not hold the whole push.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -58,6 +63,7 @@ impl Pusher {
     ) -> Self {
         let timeouts = aws_sdk_apigatewaymanagement::config::timeout::TimeoutConfig::builder()
             .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+            .operation_timeout(ATTEMPT_TIMEOUT * 3)
             .build();
         let config = aws_sdk_apigatewaymanagement::config::Builder::from(aws)
             .endpoint_url(endpoint)
@@ -166,16 +172,26 @@ impl Pusher {
             report.closed = 1;
             return report;
         }
-        for json in wanted {
+        for (sent, json) in wanted.iter().enumerate() {
             match self.post(connection, json).await {
                 Ok(()) => report.delivered += 1,
+                // API Gateway answers 410 until `$connect` has returned, and the
+                // connection is stored just before: a new one is not gone yet.
+                Err(Post::Gone) if chrono::Utc::now() - connection.connected_at < CONNECTING => {
+                    report.failed += wanted.len() - sent;
+                    return report;
+                }
                 // Nobody is there to miss the rest.
                 Err(Post::Gone) => {
                     self.forget(connection).await;
                     report.gone = 1;
                     return report;
                 }
-                Err(Post::Failed) => report.failed += 1,
+                // The rest would likely fail too: not worth the batch's time.
+                Err(Post::Failed) => {
+                    report.failed += wanted.len() - sent;
+                    return report;
+                }
             }
         }
         report

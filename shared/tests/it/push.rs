@@ -48,7 +48,9 @@ async fn connected(live: &Live, user: &User, filters: Filters, gone: bool) -> Co
     if !gone {
         apigateway::open_connection(&id.0).await;
     }
-    let mut connection = Connection::open(id.clone(), user, Utc::now());
+    // Connected a minute ago: past its handshake, when a 410 means gone.
+    let mut connection =
+        Connection::open(id.clone(), user, Utc::now() - chrono::Duration::minutes(1));
     connection.filters = filters;
     live.stores.live.connect(&connection).await.unwrap();
     id
@@ -179,4 +181,28 @@ async fn a_thousand_connections_each_receive_the_event() {
     for id in ids.iter().step_by(97) {
         assert_eq!(apigateway::posts(&id.0).await.unwrap().len(), 1);
     }
+}
+
+#[tokio::test]
+async fn a_connection_still_in_its_handshake_is_not_taken_for_gone() {
+    if !aws_available() {
+        return;
+    }
+    // Given a connection stored a moment ago, which API Gateway does not know yet
+    // (it answers 410 until `$connect` has returned)
+    let live = live().await;
+    let ana = user("ana");
+    live.stores.users.create(&ana).await.unwrap();
+    let id = ConnectionId(format!("conn-{}", ulid::Ulid::new()));
+    let connection = Connection::open(id.clone(), &ana, Utc::now());
+    live.stores.live.connect(&connection).await.unwrap();
+
+    // When an event is pushed
+    let event = EventMessage::for_change(None, &alert(Severity::High)).unwrap();
+    let report = live.pusher.push(std::slice::from_ref(&event)).await;
+
+    // Then it is counted as not delivered, and the connection is kept
+    assert_eq!((report.failed, report.gone), (1, 0), "{report:?}");
+    let kept = live.stores.live.connections(Utc::now()).await.unwrap();
+    assert!(kept.iter().any(|c| c.id == id));
 }

@@ -895,7 +895,7 @@ async fn a_ticket_is_redeemed_once_and_only_before_it_expires(stores: Stores) {
     // Given two tickets issued to ana
     let now = Utc::now();
     let (first, second) = (Ticket::generate(), Ticket::generate());
-    let grant = TicketGrant::new(name("ana"), now);
+    let grant = TicketGrant::new(name("ana"), 0, now);
     stores
         .live
         .issue_ticket(&first.hash(), &grant)

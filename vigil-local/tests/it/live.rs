@@ -110,6 +110,7 @@ async fn a_ticket_opens_one_socket_once_within_its_minute_and_nothing_else_opens
     let expired = vigil::live::Ticket::generate();
     let grant = vigil::live::TicketGrant {
         username: vigil::domain::Username::parse("admin").unwrap(),
+        generation: 0,
         expires_at: chrono::Utc::now() - chrono::Duration::seconds(1),
     };
     app.services
@@ -134,6 +135,73 @@ async fn a_ticket_opens_one_socket_once_within_its_minute_and_nothing_else_opens
     let plain = app.get(&format!("/ws?ticket={ticket}"), None).await;
     assert!(plain.status().is_client_error(), "{}", plain.status());
     assert!(app.open_ws(&ticket).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_ticket_issued_before_a_password_reset_opens_nothing() {
+    // Given a ticket for an analyst
+    let app = TestApp::spawn().await;
+    let analyst = app.user_token("ana", "analyst").await;
+    let admin = app.admin_token().await;
+    let ticket = app.ticket(&analyst).await;
+
+    // When an admin resets their password (which ends their tokens)
+    let reset = app
+        .update_user(&admin, "ana", json!({"password": "a brand new passphrase"}))
+        .await;
+    assert_eq!(reset.status(), 200);
+
+    // Then the ticket, traded for one of those tokens, is refused too
+    assert_eq!(app.open_ws(&ticket).await.err(), Some(401));
+}
+
+#[tokio::test]
+async fn a_ping_is_answered_with_a_pong() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let mut socket = app.live(&admin).await;
+    socket.send(json!({"action": "ping"})).await;
+    assert_eq!(
+        message(&mut socket, Duration::from_secs(5)).await,
+        json!({"type": "pong"})
+    );
+}
+
+#[tokio::test]
+async fn a_client_too_slow_to_keep_up_is_told_to_reconnect() {
+    // Given a client that reads nothing while thousands of alerts open
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let mut socket = app.live(&admin).await;
+    assert_eq!(socket.subscribe(json!({})).await["type"], "subscribed");
+    let now = chrono::Utc::now();
+    for _ in 0..4_000 {
+        let threat = vigil_testkit::threats::sighting(
+            vigil::domain::Category::Dos,
+            vigil::domain::Severity::High,
+            now,
+        );
+        let alert = vigil::domain::Alert::open(threat, "edge-1", now);
+        app.services.stores.alerts.create(&alert).await.unwrap();
+    }
+
+    // When it reads at last
+    let mut received = 0;
+    let closed = loop {
+        match socket.next(Duration::from_secs(10)).await {
+            Received::Message(_) => received += 1,
+            other => break other,
+        }
+    };
+
+    // Then after what it had buffered, the server closed it with "try again" (1013)
+    // rather than leave a gap it cannot see
+    assert_eq!(
+        closed,
+        Received::Closed(Some(1013)),
+        "after {received} messages"
+    );
+    assert!(received < 4_000, "{received}");
 }
 
 #[tokio::test]

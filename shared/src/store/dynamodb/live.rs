@@ -8,10 +8,10 @@
 //!   token generation, filters (at most one of each category) and `expires_at` (two
 //!   hours on, when API Gateway closes the socket anyway). < 1 KB.
 //!
-//! The pusher reads every connection once per stream batch with a Scan: the table
-//! holds one item per open browser plus the tickets of the last minute, so a Scan
-//! reads what it returns (an index would add a write per connect for nothing). TTL
-//! deletes up to days late, so reads also check `expires_at`.
+//! The pusher reads every connection once per stream batch through the sparse index
+//! `by-kind` (`kind`, `id`), which holds connections only: tickets, however many are
+//! asked for, are never read by a push. TTL deletes up to days late, so reads also
+//! check `expires_at`.
 
 use super::{Item, ItemKind, from_item, n, s, sdk_error, to_item};
 use crate::{
@@ -34,6 +34,9 @@ impl DynamoLiveStore {
         Self { client, table }
     }
 }
+
+/// The sparse index that lists connections (tickets have no `kind`).
+const BY_KIND: &str = "by-kind";
 
 fn ticket_key(ticket: &TicketHash) -> String {
     format!("TICKET#{}", ticket.as_str())
@@ -89,6 +92,7 @@ impl LiveStore for DynamoLiveStore {
             .table_name(&self.table)
             .item("pk", s(ticket_key(ticket)))
             .item("username", s(grant.username.as_str()))
+            .item("generation", n(grant.generation))
             .item("expires_at", n(grant.expires_at.timestamp()))
             .send()
             .await
@@ -120,8 +124,10 @@ impl LiveStore for DynamoLiveStore {
             .ok_or_else(|| StoreError::Corrupt("a ticket without a username".into()))?;
         let expires_at = expires_at(&item)
             .ok_or_else(|| StoreError::Corrupt("a ticket without expires_at".into()))?;
+        let generation = super::number(&item, "generation")? as u32;
         let grant = TicketGrant {
             username,
+            generation,
             expires_at,
         };
         Ok(grant.is_valid_at(now).then_some(grant))
@@ -196,9 +202,11 @@ impl LiveStore for DynamoLiveStore {
         loop {
             let out = self
                 .client
-                .scan()
+                .query()
                 .table_name(&self.table)
-                .filter_expression("#kind = :kind AND expires_at > :now")
+                .index_name(BY_KIND)
+                .key_condition_expression("#kind = :kind")
+                .filter_expression("expires_at > :now")
                 .expression_attribute_names("#kind", ItemKind::ATTRIBUTE)
                 .expression_attribute_values(":kind", ItemKind::Connection.value())
                 .expression_attribute_values(":now", n(now.timestamp()))

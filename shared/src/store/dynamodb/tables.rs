@@ -91,7 +91,10 @@ pub async fn create_tables(client: &Client, tables: &TableNames) -> Result<(), S
             .table_name(&tables.connections)
             .billing_mode(BillingMode::PayPerRequest)
             .attribute_definitions(string_attr("pk"))
+            .attribute_definitions(string_attr("kind"))
+            .attribute_definitions(string_attr("id"))
             .key_schema(key("pk", KeyType::Hash))
+            .global_secondary_indexes(gsi("by-kind", "kind", "id"))
             .send()
             .await
             .map_err(sdk_error)?;
