@@ -140,7 +140,7 @@ async fn serve(
                         }
                         Ok(_) => connection
                             .filters
-                            .matches(&event.alert)
+                            .matches(&event.alert.alert)
                             .then(|| ServerMessage::Event(Box::new(event.as_ref().clone()))),
                         Err(e) => {
                             tracing::warn!(connection = %connection.id, error = %vigil::http::error_chain(&e), "reading a live client's user failed; event skipped");

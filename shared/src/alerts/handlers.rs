@@ -7,7 +7,9 @@ use super::{
     view::{AlertList, BulkOutcome, BulkResponse, BulkResult, HistoryList},
 };
 use crate::{
-    domain::{Alert, AlertId, AlertStatus, Category, IpAddress, Role, Severity, Username},
+    domain::{
+        Alert, AlertId, AlertStatus, AlertView, Category, IpAddress, Role, Severity, Username,
+    },
     http::{
         ApiError, Caller, FieldError, JsonBody, Problem,
         idempotency::{self, IngestRoute, idempotent_request},
@@ -38,6 +40,8 @@ const WRITERS: [Role; 2] = [Role::Analyst, Role::Admin];
         ("to" = Option<DateTime<Utc>>, Query, description = "Created at or before (RFC 3339)"),
         ("assignee" = Option<Username>, Query),
         ("source_ip" = Option<IpAddress>, Query),
+        ("tactic" = Option<String>, Query, example = "TA0040", description = "Alerts MITRE ATT&CK files under this tactic (see the README's mapping)"),
+        ("technique" = Option<String>, Query, example = "T1498", description = "Alerts MITRE ATT&CK files under this technique"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Page size (default 50)"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
     ),
@@ -56,7 +60,7 @@ pub async fn list(
     let page = state.alerts.list(&query).await?;
     let next_cursor = page.next.map(|id| Cursor::encode(id, &query));
     Ok(Json(AlertList {
-        items: page.items,
+        items: page.items.into_iter().map(AlertView::from).collect(),
         next_cursor,
     }))
 }
@@ -80,7 +84,7 @@ async fn load(state: &AlertsState, id: AlertId) -> Result<Alert, ApiError> {
     security(("bearer" = ["admin", "analyst", "viewer", "sensor"])),
     params(("id" = String, Path, description = "The alert's id (a ULID)")),
     responses(
-        (status = 200, description = "The alert", body = Alert),
+        (status = 200, description = "The alert", body = AlertView),
         (status = 404, description = "No such alert", body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -88,8 +92,8 @@ pub async fn get_one(
     State(state): State<AlertsState>,
     _caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Alert>, ApiError> {
-    Ok(Json(load(&state, parse_id(&id)?).await?))
+) -> Result<Json<AlertView>, ApiError> {
+    Ok(Json(AlertView::from(load(&state, parse_id(&id)?).await?)))
 }
 
 /// An alert's whole history, oldest first, a page at a time.
@@ -144,14 +148,14 @@ pub async fn history(
         description = "Makes a resend safe: the same key and body are stored once (kept 24 h)")),
     request_body(content = NewAlertRequest, content_type = "application/json"),
     responses(
-        (status = 201, description = "A new alert", body = Alert, headers(("Location" = String, description = "The alert's URL")),
+        (status = 201, description = "A new alert", body = AlertView, headers(("Location" = String, description = "The alert's URL")),
             links(
                 ("GetAlert" = (operation_id = "get_alert", parameters(("id" = "$response.body#/id")))),
                 ("UpdateAlert" = (operation_id = "update_alert",
                     parameters(("id" = "$response.body#/id")),
                     request_body = json!({"version": "$response.body#/version", "note": "triaged"}))),
             )),
-        (status = 200, description = "The threat repeats an open alert: that alert, counted", body = Alert),
+        (status = 200, description = "The threat repeats an open alert: that alert, counted", body = AlertView),
         (status = 422, description = "The Idempotency-Key came with another body", body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -198,12 +202,12 @@ pub async fn create(
         Ok((
             StatusCode::CREATED,
             [(header::LOCATION, location)],
-            Json(alert),
+            Json(AlertView::from(alert)),
         )
             .into_response())
     } else {
         tracing::info!(alert_id = %alert.id, count = alert.count, "alert deduplicated");
-        Ok(Json(alert).into_response())
+        Ok(Json(AlertView::from(alert)).into_response())
     }
 }
 
@@ -252,7 +256,7 @@ fn conflict(current: &Alert) -> ApiError {
             "the alert changed since the version you sent; it is now at version {}",
             current.version
         ),
-        current: serde_json::to_value(current).ok(),
+        current: serde_json::to_value(AlertView::from(current.clone())).ok(),
     }
 }
 
@@ -276,7 +280,7 @@ fn status_changes(to: AlertStatus, count: usize) {
     params(("id" = String, Path, description = "The alert's id (a ULID)")),
     request_body(content = AlertUpdateRequest, content_type = "application/json"),
     responses(
-        (status = 200, description = "The updated alert", body = Alert),
+        (status = 200, description = "The updated alert", body = AlertView),
         (status = 404, description = "No such alert", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The alert changed since `version`; `current` holds it now", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The workflow forbids this move, or the assignee is not an active user", body = Problem, content_type = "application/problem+json"),
@@ -287,7 +291,7 @@ pub async fn update(
     caller: Caller,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
-) -> Result<Json<Alert>, ApiError> {
+) -> Result<Json<AlertView>, ApiError> {
     caller.require(&WRITERS)?;
     let id = parse_id(&id)?;
     let change = alert_change(&body)?;
@@ -307,7 +311,7 @@ pub async fn update(
         status_changes(alert.status, 1);
     }
     // Counters may have moved meanwhile: answer with the stored alert.
-    Ok(Json(load(&state, id).await?))
+    Ok(Json(AlertView::from(load(&state, id).await?)))
 }
 
 /// One status change for up to 100 alerts, with a result per id.

@@ -2,7 +2,10 @@
 
 use super::{Cursor, DEFAULT_LIMIT, MAX_BULK, MAX_HISTORY_PAGE, MAX_LIMIT};
 use crate::{
-    domain::{AlertId, AlertIdText, AlertStatus, Category, Endpoint, Severity, Threat, Username},
+    domain::{
+        AlertId, AlertIdText, AlertStatus, Category, Endpoint, Severity, Threat, Username,
+        attack_ids,
+    },
     http::{ApiError, FieldError, Fields, Validation, parse},
     store::AlertQuery,
 };
@@ -19,6 +22,9 @@ pub fn list_query(raw: Option<&str>) -> Result<AlertQuery, ApiError> {
         ..Default::default()
     };
     let mut cursor = None;
+    // A tactic or technique belongs to one category (`domain/attack.rs`), so it is
+    // served by the category index.
+    let mut attack_category: Option<(String, Category)> = None;
     let mut v = Validation::new();
     for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
         let field = |m: String| FieldError::new(key.to_string(), m);
@@ -55,6 +61,13 @@ pub fn list_query(raw: Option<&str>) -> Result<AlertQuery, ApiError> {
                     "must be a whole number from 1 to {MAX_LIMIT}"
                 ))),
             },
+            "tactic" | "technique" => match Category::with_attack_id(&value).as_slice() {
+                [category] => attack_category = Some((key.to_string(), *category)),
+                _ => v.push(field(format!(
+                    "must be an ATT&CK id the mapping uses: one of {}",
+                    attack_ids().join(", ")
+                ))),
+            },
             "cursor" => cursor = Some(value.into_owned()),
             other => v.push(query::unknown(other)),
         }
@@ -62,6 +75,17 @@ pub fn list_query(raw: Option<&str>) -> Result<AlertQuery, ApiError> {
     v.finish()?;
     if let (Some(from), Some(to)) = (q.from, q.to) {
         query::frame(from, to)?;
+    }
+    if let Some((param, category)) = attack_category {
+        match q.category {
+            Some(asked) if asked != category => {
+                return Err(ApiError::unprocessable_field(
+                    param,
+                    format!("is filed under {category}, and category asks for {asked}"),
+                ));
+            }
+            _ => q.category = Some(category),
+        }
     }
     if let Some(raw) = cursor {
         q.before = Some(Cursor::decode(&raw, &q)?);

@@ -1,13 +1,13 @@
 //! What the alert routes answer (besides the alert itself, `domain::Alert`).
 
-use crate::domain::{Alert, AlertId, AlertIdText, AlertStatus, HistoryEntry};
+use crate::domain::{AlertId, AlertIdText, AlertStatus, AlertView, HistoryEntry};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 /// A page of alerts, newest first.
 #[derive(Serialize, ToSchema)]
 pub struct AlertList {
-    pub(super) items: Vec<Alert>,
+    pub(super) items: Vec<AlertView>,
     /// Pass as `cursor` (with the same filters) for the next page; null on the last.
     pub(super) next_cursor: Option<String>,
 }

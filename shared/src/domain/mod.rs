@@ -40,6 +40,8 @@ macro_rules! words {
 mod alert;
 mod alert_event;
 mod alert_status;
+mod alert_view;
+mod attack;
 mod campaign;
 mod category;
 mod endpoint;
@@ -59,6 +61,8 @@ pub use alert::{
 };
 pub use alert_event::AlertEvent;
 pub use alert_status::AlertStatus;
+pub use alert_view::AlertView;
+pub use attack::{Attack, AttackEntry, attack_ids};
 pub use campaign::Grouping;
 pub use category::Category;
 pub use endpoint::Endpoint;

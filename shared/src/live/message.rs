@@ -1,11 +1,11 @@
 use super::Filters;
-use crate::domain::{Alert, AlertEvent, Category, FieldError, Severity};
+use crate::domain::{Alert, AlertEvent, AlertView, Category, FieldError, Severity};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// An alert event, as pushed to every connection whose filters match it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct EventMessage {
     /// What happened.
     #[serde(rename = "type")]
@@ -15,7 +15,7 @@ pub struct EventMessage {
     #[schema(example = "01JDQ5X4R3M2N1P0Q9R8S7T6V5:created:v1:1764597600000000")]
     pub id: String,
     /// The alert after the change, as `GET /alerts/{id}` returns it.
-    pub alert: Alert,
+    pub alert: AlertView,
     /// When the change was made (the alert's `updated_at`).
     pub at: DateTime<Utc>,
 }
@@ -27,7 +27,7 @@ impl EventMessage {
         Some(Self {
             kind,
             id: kind.message_id(new),
-            alert: new.clone(),
+            alert: AlertView::from(new.clone()),
             at: new.updated_at,
         })
     }

@@ -10,6 +10,11 @@ pub struct Notification {
     pub event: AlertEvent,
     pub alert_id: String,
     pub category: Category,
+    /// What MITRE ATT&CK calls it: tactic and technique ids (see the README's mapping).
+    #[serde(default)]
+    pub tactics: Vec<String>,
+    #[serde(default)]
+    pub techniques: Vec<String>,
     pub severity: Severity,
     pub status: AlertStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -41,6 +46,8 @@ impl Notification {
             event,
             alert_id: new.id.to_string(),
             category: new.category,
+            tactics: ids(new.category.attack().tactics),
+            techniques: ids(new.category.attack().techniques),
             severity: new.severity,
             status: new.status,
             previous_status,
@@ -51,4 +58,8 @@ impl Notification {
             updated_at: new.updated_at.to_rfc3339(),
         })
     }
+}
+
+fn ids(entries: &[crate::domain::AttackEntry]) -> Vec<String> {
+    entries.iter().map(|e| e.id.to_owned()).collect()
 }

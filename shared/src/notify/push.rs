@@ -156,7 +156,7 @@ impl Pusher {
         let mut report = PushReport::default();
         let wanted: Vec<&String> = messages
             .iter()
-            .filter(|(event, _)| connection.filters.matches(&event.alert))
+            .filter(|(event, _)| connection.filters.matches(&event.alert.alert))
             .map(|(_, json)| json)
             .collect();
         let user = match holder {

@@ -236,7 +236,7 @@ async fn vigil_local_follows_the_dynamodb_stream_of_new_writes() {
             .expect("a live event")
             .unwrap();
         assert_eq!(pushed.id, notification.message_id);
-        assert_eq!(pushed.alert.id, high.id);
+        assert_eq!(pushed.alert.alert.id, high.id);
     }
     follower.abort();
 }
@@ -251,6 +251,9 @@ fn counter_only_changes_are_not_notified_but_escalations_are() {
     let n = Notification::for_change(Some(&old), Some(&repeat)).unwrap();
     assert_eq!(n.event.as_str(), "escalated");
     assert_eq!(n.previous_severity, Some(Severity::Medium));
+    // A notification names the alert's ATT&CK tactics and techniques
+    assert_eq!(n.tactics, ["TA0040"]);
+    assert_eq!(n.techniques, ["T1498", "T1499"]);
 }
 
 /// A FIFO retry queue on moto, and what it holds (as Lambda's SQS source delivers it).

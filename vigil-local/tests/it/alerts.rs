@@ -450,3 +450,58 @@ async fn a_long_worked_alert_stays_small_and_its_whole_history_pages() {
         ["limit"]
     );
 }
+
+#[tokio::test]
+async fn alerts_say_what_attack_they_are_and_list_by_tactic_or_technique() {
+    // Given a flood and a scan
+    let app = TestApp::spawn().await;
+    let analyst = app.user_token("ana", "analyst").await;
+    let flood = created(&app, &analyst, threat("203.0.113.1", "dos", "high")).await;
+    let scan = created(&app, &analyst, threat("203.0.113.2", "probe", "medium")).await;
+
+    // Then each alert names its ATT&CK tactics and techniques
+    let shown: Value = app
+        .get_alert(&analyst, flood["id"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        shown["attack"]["tactics"],
+        json!([{"id": "TA0040", "name": "Impact"}])
+    );
+    assert_eq!(shown["attack"]["techniques"][0]["id"], "T1498");
+    assert_eq!(scan["attack"]["tactics"][1]["id"], "TA0043");
+
+    // And the list filters by either
+    for (query, expected) in [
+        ("tactic=TA0040", &flood),
+        ("technique=T1595", &scan),
+        ("tactic=TA0007&category=probe", &scan),
+    ] {
+        let page: Value = app.list_alerts(&analyst, query).await.json().await.unwrap();
+        let ids: Vec<&Value> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| &a["id"])
+            .collect();
+        assert_eq!(ids, [&expected["id"]], "{query}");
+    }
+    // And says what is wrong with an id it does not use, or with a contradiction
+    let unknown = problem(app.list_alerts(&analyst, "tactic=TA9999").await, 400).await;
+    assert_eq!(fields(&unknown), ["tactic"]);
+    assert!(
+        unknown["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("TA0040")
+    );
+    let contradiction = problem(
+        app.list_alerts(&analyst, "technique=T1498&category=probe")
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(fields(&contradiction), ["technique"]);
+}
