@@ -1,5 +1,6 @@
 //! Throughput of the predict path: parse (JSON or CSV) + features + inference, for
-//! batches of 1, 100 and 10,000 synthetic records. `make bench` runs it in release mode.
+//! batches of 1, 100 and 10,000 synthetic records, on one thread; and inference at
+//! 10,000 on every core (`inference_all_cores`). `make bench` runs it in release mode.
 //!
 //! The records are generated here (a fixed pseudo-random sequence), not taken from a
 //! data set.
@@ -68,7 +69,10 @@ fn csv(records: &[Value]) -> String {
 }
 
 fn bench(c: &mut Criterion) {
-    let detector = Detector::bundled().expect("bundled model");
+    // One thread for every figure but `inference_all_cores`, so each is a per-core
+    // figure whatever the machine.
+    let detector = Detector::bundled().expect("bundled model").with_threads(1);
+    let all_cores = Detector::bundled().expect("bundled model");
     let mut group = c.benchmark_group("predict");
     for n in [1usize, 100, 10_000] {
         let records = synthetic(n);
@@ -108,6 +112,14 @@ fn bench(c: &mut Criterion) {
             &parsed,
             |b, parsed| b.iter(|| black_box(detector.predict(parsed).unwrap())),
         );
+        // The same, split across every core this machine has (large batches only).
+        if n >= 10_000 {
+            group.bench_with_input(
+                BenchmarkId::new("inference_all_cores", n),
+                &parsed,
+                |b, parsed| b.iter(|| black_box(all_cores.predict(parsed).unwrap())),
+            );
+        }
         let mut encoded = Vec::new();
         group.bench_with_input(
             BenchmarkId::new("features_only", n),

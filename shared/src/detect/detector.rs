@@ -1,5 +1,6 @@
 //! The detector: the bundled ONNX model, optimised by tract once at start-up (for
-//! chunks of a fixed size, and for any smaller rest), behind `predict`.
+//! chunks of a fixed size, and for any smaller rest), behind `predict`, which splits a
+//! large batch across the cores the process has.
 
 use super::{
     features::FeatureEncoder,
@@ -26,7 +27,14 @@ pub enum DetectError {
 /// 690 k vs 320 k records/s at 10,240 rows), and 256 was the fastest of 64/256/1024.
 const CHUNK_ROWS: usize = 256;
 
+/// A batch is split across threads only when each thread gets at least this many
+/// rows: below that, starting a thread costs more than it saves.
+const MIN_ROWS_PER_THREAD: usize = 4 * CHUNK_ROWS;
+
 pub struct Detector {
+    /// Threads a large batch is scored on: the cores this process may use (in Lambda,
+    /// the function's vCPUs, which its memory size decides).
+    threads: usize,
     /// For whole chunks of `CHUNK_ROWS` rows.
     chunk_plan: Arc<TypedRunnableModel>,
     /// For the rest (fewer than `CHUNK_ROWS` rows): a symbolic batch size, so a single
@@ -57,6 +65,7 @@ impl Detector {
             ])
             .map_err(load)?;
         Ok(Self {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             chunk_plan: plan(model.clone(), encoder.width(), Some(CHUNK_ROWS))?,
             any_plan: plan(model, encoder.width(), None)?,
             encoder,
@@ -72,8 +81,52 @@ impl Detector {
         &self.encoder
     }
 
-    /// Scores a batch in one run of the model.
+    /// The same detector scoring on at most `threads` threads (1: the caller's only).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+
+    /// Scores a batch: features and model, split into contiguous parts of whole
+    /// chunks across the detector's threads when the batch is large enough. Each
+    /// chunk runs the same plan whichever thread it lands on, so the predictions are
+    /// the same, in the same order, on one thread or many.
     pub fn predict(&self, records: &[ConnectionRecord]) -> Result<Vec<Prediction>, DetectError> {
+        let parts = self.parts(records.len());
+        if parts <= 1 {
+            return self.predict_here(records);
+        }
+        let per_part = records.len().div_ceil(parts).div_ceil(CHUNK_ROWS) * CHUNK_ROWS;
+        let results: Vec<Result<Vec<Prediction>, DetectError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = records
+                .chunks(per_part)
+                .map(|part| scope.spawn(move || self.predict_here(part)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(DetectError::Inference("a scoring thread panicked".into()))
+                    })
+                })
+                .collect()
+        });
+        let mut predictions = Vec::with_capacity(records.len());
+        for part in results {
+            predictions.extend(part?);
+        }
+        Ok(predictions)
+    }
+
+    /// How many threads `n` records are scored on.
+    fn parts(&self, n: usize) -> usize {
+        self.threads.min(n / MIN_ROWS_PER_THREAD).max(1)
+    }
+
+    /// Scores records on the calling thread: all their features, then the model over
+    /// them a chunk at a time. (Encoding a chunk at a time into one small buffer was
+    /// measured too: 2 % faster on one thread, 23 % slower on two.)
+    fn predict_here(&self, records: &[ConnectionRecord]) -> Result<Vec<Prediction>, DetectError> {
         if records.is_empty() {
             return Ok(Vec::new());
         }

@@ -99,6 +99,31 @@ fn tract_reproduces_onnxruntime_on_the_golden_vectors() {
 }
 
 #[test]
+fn a_batch_split_across_threads_scores_exactly_as_on_one() {
+    // Given the golden records, repeated into a batch large enough to split
+    let golden = golden();
+    let records: Vec<ConnectionRecord> = valid_cases(&golden)
+        .into_iter()
+        .map(|(r, _)| r)
+        .cycle()
+        .take(9_000)
+        .collect();
+    let one = Detector::bundled().unwrap().with_threads(1);
+    let many = Detector::bundled().unwrap().with_threads(3);
+
+    // When each scores it
+    let alone = one.predict(&records).unwrap();
+    let split = many.predict(&records).unwrap();
+
+    // Then every prediction is the same, bit for bit, in the same order
+    assert_eq!(alone.len(), records.len());
+    for (i, (a, b)) in alone.iter().zip(&split).enumerate() {
+        assert_eq!(a.probabilities, b.probabilities, "record {i}");
+        assert_eq!(a.novelty.to_bits(), b.novelty.to_bits(), "record {i}");
+    }
+}
+
+#[test]
 fn the_bundled_schema_describes_the_bundled_model() {
     let detector = Detector::bundled().unwrap();
     let schema = detector.schema();
