@@ -46,6 +46,9 @@ fn stage() -> Option<&'static str> {
 pub enum Unit {
     Count,
     Milliseconds,
+    Percent,
+    /// A plain number (a mean score).
+    None,
 }
 
 impl Unit {
@@ -53,6 +56,8 @@ impl Unit {
         match self {
             Unit::Count => "Count",
             Unit::Milliseconds => "Milliseconds",
+            Unit::Percent => "Percent",
+            Unit::None => "None",
         }
     }
 }

@@ -32,6 +32,7 @@ use utoipa::{
         vigil::auth::handlers::update_user,
         vigil::auth::handlers::ws_ticket,
         vigil::detect::handlers::predict,
+        vigil::detect::handlers::model,
         vigil::alerts::handlers::list,
         vigil::alerts::handlers::create,
         vigil::alerts::handlers::get_one,

@@ -77,6 +77,17 @@ async fn the_lambda_binary_scores_the_fixture_and_writes_metrics_for_its_stage()
         .expect("an EMF line with RecordsScored on stdout");
     let emf: Value = serde_json::from_str(&line).unwrap();
     assert_eq!(emf["RecordsScored"], 2.0);
+    // With the drift signals: the share of records past the novelty threshold, and
+    // the mean score, under the model's version
+    assert!(
+        (0.0..=100.0).contains(&emf["NoveltyShare"].as_f64().unwrap()),
+        "{emf}"
+    );
+    assert!(
+        (0.0..=1.0).contains(&emf["MeanScore"].as_f64().unwrap()),
+        "{emf}"
+    );
+    assert_eq!(emf["ModelVersion"], "1.0.0");
     assert_eq!(emf["Stage"], "ci");
     assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Vigil");
     assert_eq!(

@@ -5,7 +5,7 @@ use super::{
     PredictState,
     ingest::store_alerts,
     input::{MAX_BODY_BYTES, parse_batch, parse_store_param, too_large},
-    view::{CLASS_NAMES, PredictResponse, PredictionView, Summary},
+    view::{CLASS_NAMES, ModelView, PredictResponse, PredictionView, Summary},
 };
 use crate::{
     detect::request_schema::{CsvRecordsSchema, PredictRequestSchema},
@@ -139,6 +139,7 @@ pub async fn predict(
     );
     emit_metrics(
         &schema.model.version,
+        schema.novelty_threshold,
         &summary,
         &predictions,
         started.elapsed(),
@@ -152,21 +153,31 @@ pub async fn predict(
     }))
 }
 
-/// One EMF line for the batch, and one per threat category found in it.
+/// One EMF line for the batch, and one per threat category found in it. The batch's
+/// line carries the drift signals, by model version: the share of records beyond the
+/// novelty threshold and the mean score. Traffic moving away from what the model
+/// knows shows as `NoveltyShare` rising while the threats found do not explain it.
 fn emit_metrics(
     model_version: &str,
+    novelty_threshold: Option<f32>,
     summary: &Summary,
     predictions: &[PredictionView],
     latency: Duration,
 ) {
     use crate::metrics::{MetricSet, Unit};
-    if !crate::metrics::enabled() {
+    if !crate::metrics::enabled() || predictions.is_empty() {
         return;
     }
+    let n = predictions.len() as f64;
+    let novel =
+        novelty_threshold.map_or(0, |t| predictions.iter().filter(|p| p.novelty >= t).count());
+    let mean_score = predictions.iter().map(|p| f64::from(p.score)).sum::<f64>() / n;
     MetricSet::new()
         .dimension("ModelVersion", model_version)
         .metric("RecordsScored", Unit::Count, summary.records as f64)
         .metric("ThreatsDetected", Unit::Count, summary.threats as f64)
+        .metric("NoveltyShare", Unit::Percent, 100.0 * novel as f64 / n)
+        .metric("MeanScore", Unit::None, mean_score)
         .metric(
             "PredictLatency",
             Unit::Milliseconds,
@@ -194,4 +205,17 @@ fn emit_metrics(
             )
             .emit();
     }
+}
+
+/// The model this deployment scores with: what it is, what it reads, how it decides,
+/// how it did on validation, and what ATT&CK calls what it finds.
+#[utoipa::path(
+    get, path = "/model", tag = "predict", operation_id = "get_model",
+    security(("bearer" = ["admin", "analyst", "viewer", "sensor"])),
+    responses(
+        (status = 200, description = "The model", body = ModelView),
+    ),
+)]
+pub async fn model(State(state): State<PredictState>, _caller: Caller) -> Json<ModelView> {
+    Json(ModelView::of(state.detector.schema()))
 }

@@ -48,6 +48,7 @@ pub fn router(state: PredictState) -> Router {
     Router::new()
         .route("/threat-detection/predict", post(handlers::predict))
         .route("/predict", post(handlers::predict))
+        .route("/model", axum::routing::get(handlers::model))
         // A little above the limit so that the limit itself gets our clear 413.
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES + 1))
         .with_state(state)

@@ -7,7 +7,8 @@ use serde_json::{Map, Value};
 use std::net::IpAddr;
 
 /// What a feature may hold; checked when a record is parsed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum FeatureKind {
     /// A string; unseen values are fine (they go to the model's "other" bucket).
     Categorical,

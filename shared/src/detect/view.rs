@@ -1,6 +1,7 @@
 //! What predict answers: a prediction per record, the model, and the batch's counts.
 
-use crate::domain::{AlertId, AlertIdText, Model, Severity};
+use super::{FEATURES, FeatureKind, FeatureSchema};
+use crate::domain::{AlertId, AlertIdText, Attack, Category, Model, Severity};
 use serde::Serialize;
 use std::collections::HashMap;
 use utoipa::ToSchema;
@@ -58,3 +59,86 @@ pub(super) struct Summary {
 }
 
 pub(super) const CLASS_NAMES: [&str; 5] = ["normal", "dos", "probe", "r2l", "u2r"];
+
+/// The validation figures of the bundled model, as `train.py` wrote them
+/// (`model/reports/metrics.json`): a random split of KDDTrain+, and folds that hold
+/// out whole attack types. Read at compile time, like the model.
+const VALIDATION: &str = include_str!("../../../model/reports/metrics.json");
+
+/// `GET /model`.
+#[derive(Serialize, ToSchema)]
+pub struct ModelView {
+    #[serde(flatten)]
+    pub(super) model: Model,
+    /// The classes the classifier scores, in output order.
+    #[schema(example = json!(["normal", "dos", "probe", "r2l", "u2r"]))]
+    pub(super) classes: Vec<String>,
+    /// The 41 NSL-KDD features a record carries, in CSV order.
+    pub(super) features: Vec<FeatureView>,
+    /// How a record becomes a threat: `score >= threshold`, or `novelty >=
+    /// novelty_threshold`.
+    pub(super) decision: Decision,
+    /// The model card's validation figures (`model/reports/metrics.json`):
+    /// `random_split` (classifier and novelty together) and `heldout` (whole attack
+    /// types left out of training).
+    #[schema(value_type = Object)]
+    pub(super) validation: serde_json::Value,
+    /// What MITRE ATT&CK calls each category the model finds.
+    pub(super) attack: Vec<CategoryAttack>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FeatureView {
+    #[schema(example = "src_bytes")]
+    pub(super) name: &'static str,
+    pub(super) kind: FeatureKind,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Decision {
+    #[schema(example = 0.5)]
+    pub(super) threshold: f32,
+    #[schema(example = 1.0)]
+    pub(super) novelty_threshold: Option<f32>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CategoryAttack {
+    pub(super) category: Category,
+    pub(super) attack: Attack,
+}
+
+impl ModelView {
+    pub(super) fn of(schema: &FeatureSchema) -> Self {
+        let metrics: serde_json::Value =
+            serde_json::from_str(VALIDATION).expect("the bundled metrics.json is JSON");
+        Self {
+            model: schema.model.clone(),
+            classes: schema.classes.clone(),
+            features: FEATURES
+                .iter()
+                .map(|(name, kind)| FeatureView { name, kind: *kind })
+                .collect(),
+            decision: Decision {
+                threshold: schema.threshold,
+                novelty_threshold: schema.novelty_threshold,
+            },
+            validation: serde_json::json!({
+                "random_split": metrics["random_split"]["classifier_or_novelty"],
+                "heldout": {
+                    "mean_fpr_normal": metrics["heldout"]["mean_fpr_normal"],
+                    "max_fpr_normal": metrics["heldout"]["max_fpr_normal"],
+                    "macro_detection": metrics["heldout"]["macro_detection"],
+                    "folds": metrics["heldout"]["folds"],
+                },
+            }),
+            attack: Category::ALL
+                .into_iter()
+                .map(|category| CategoryAttack {
+                    category,
+                    attack: category.attack(),
+                })
+                .collect(),
+        }
+    }
+}

@@ -25,6 +25,7 @@ fn every_route_is_in_the_contract_with_its_security() {
         ("/auth/ws-ticket", "post"),
         ("/threat-detection/predict", "post"),
         ("/predict", "post"),
+        ("/model", "get"),
         ("/alerts", "get"),
         ("/alerts", "post"),
         ("/alerts/bulk", "post"),

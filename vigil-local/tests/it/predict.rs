@@ -405,3 +405,42 @@ async fn a_resend_with_the_same_idempotency_key_changes_nothing() {
     let refused = problem(app.predict_with_key(&sensor, key, &other).await, 422).await;
     assert_eq!(fields(&refused), ["Idempotency-Key"]);
 }
+
+#[tokio::test]
+async fn the_model_is_inspectable_by_any_role() {
+    // Given a viewer
+    let app = TestApp::spawn().await;
+    let viewer = app.user_token("vic", "viewer").await;
+
+    // When they ask for the model
+    let response = app.get("/model", Some(&viewer)).await;
+
+    // Then it says what it is, reads, decides by, scored on validation and finds
+    assert_eq!(response.status(), 200);
+    let model: Value = response.json().await.unwrap();
+    assert_eq!(model["name"], "vigil-nslkdd-mlp");
+    assert_eq!(model["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(model["features"].as_array().unwrap().len(), 41);
+    assert_eq!(
+        model["features"][1],
+        json!({"name": "protocol_type", "kind": "categorical"})
+    );
+    assert_eq!(model["decision"]["threshold"], 0.5);
+    assert!(
+        model["validation"]["random_split"]["accuracy"]
+            .as_f64()
+            .unwrap()
+            > 0.9
+    );
+    assert!(
+        model["validation"]["heldout"]["folds"]
+            .as_array()
+            .unwrap()
+            .len()
+            >= 3
+    );
+    assert_eq!(model["attack"].as_array().unwrap().len(), 5);
+    assert_eq!(model["attack"][0]["attack"]["tactics"][0]["id"], "TA0040");
+    // And nobody without a token
+    assert_eq!(app.get("/model", None).await.status(), 401);
+}
