@@ -131,6 +131,26 @@ fn bench(c: &mut Criterion) {
                 })
             },
         );
+        // Explaining every record of the batch (all distinct): the cost of `explain`
+        // per threat, for a batch of threats.
+        if n >= 10_000 {
+            let predictions = detector.predict(&parsed).unwrap();
+            let all: Vec<usize> = (0..n).collect();
+            group.bench_with_input(
+                BenchmarkId::new("explain_distinct", n),
+                &parsed,
+                |b, parsed| {
+                    b.iter(|| black_box(detector.explain(parsed, &predictions, &all).unwrap()))
+                },
+            );
+            group.bench_with_input(
+                BenchmarkId::new("explain_distinct_all_cores", n),
+                &parsed,
+                |b, parsed| {
+                    b.iter(|| black_box(all_cores.explain(parsed, &predictions, &all).unwrap()))
+                },
+            );
+        }
         detector.encoder().encode(&parsed, &mut encoded);
         group.bench_with_input(BenchmarkId::new("model_only", n), &encoded, |b, encoded| {
             b.iter(|| black_box(detector.run(encoded, n).unwrap()))

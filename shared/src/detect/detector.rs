@@ -118,8 +118,8 @@ impl Detector {
         Ok(predictions)
     }
 
-    /// How many threads `n` records are scored on.
-    fn parts(&self, n: usize) -> usize {
+    /// How many threads `n` rows are scored on.
+    pub(super) fn parts(&self, n: usize) -> usize {
         self.threads.min(n / MIN_ROWS_PER_THREAD).max(1)
     }
 

@@ -103,6 +103,38 @@ impl FeatureEncoder {
         self.width
     }
 
+    /// Where each of the 41 features lands in the encoded vector, in [`FEATURES`]
+    /// order: one slot for a numeric feature, its one-hot block for a categorical.
+    pub fn feature_slots(&self) -> Vec<std::ops::Range<usize>> {
+        let mut numeric_seen = 0;
+        FEATURES
+            .iter()
+            .map(|(name, kind)| {
+                if *kind == FeatureKind::Categorical {
+                    let which = ["protocol_type", "service", "flag"]
+                        .iter()
+                        .position(|n| n == name)
+                        .expect("the three categorical features");
+                    let block = self
+                        .categorical
+                        .iter()
+                        .find(|b| b.which == which)
+                        .expect("a block per categorical feature");
+                    block.offset..block.offset + block.other + 1
+                } else {
+                    let source = numeric_seen;
+                    numeric_seen += 1;
+                    let slot = self
+                        .numeric
+                        .iter()
+                        .position(|s| s.source == source)
+                        .expect("a slot per numeric feature");
+                    slot..slot + 1
+                }
+            })
+            .collect()
+    }
+
     /// Writes one record's features into `out` (exactly `width()` long).
     pub fn encode_into(&self, record: &ConnectionRecord, out: &mut [f32]) {
         debug_assert_eq!(out.len(), self.width);

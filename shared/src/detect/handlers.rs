@@ -2,7 +2,7 @@
 //! answered with `view.rs`, its threats stored by `ingest.rs`.
 
 use super::{
-    PredictState,
+    Contribution, PredictState,
     ingest::store_alerts,
     input::{MAX_BODY_BYTES, parse_batch, parse_store_param, too_large},
     view::{CLASS_NAMES, ModelView, PredictResponse, PredictionView, Summary},
@@ -82,11 +82,21 @@ pub async fn predict(
     let detector = state.detector.clone();
     let records = Arc::new(batch.records);
     let scored = records.clone();
-    // Inference is CPU work: keep it off the async workers.
-    let predictions = tokio::task::spawn_blocking(move || detector.predict(&scored))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
+    // Inference is CPU work: keep it off the async workers. Every threat is
+    // explained there too (`explain.rs`).
+    let (predictions, mut explanations) = tokio::task::spawn_blocking(move || {
+        let predictions = detector.predict(&scored)?;
+        let threats: Vec<usize> = (0..predictions.len())
+            .filter(|&i| predictions[i].is_threat)
+            .collect();
+        let explained = detector.explain(&scored, &predictions, &threats)?;
+        let explanations: HashMap<usize, Vec<Contribution>> =
+            threats.into_iter().zip(explained).collect();
+        Ok::<_, super::DetectError>((predictions, explanations))
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
 
     let mut summary = Summary {
         records: records.len(),
@@ -126,6 +136,7 @@ pub async fn predict(
                 severity: p.severity.map(|s| s.as_str()),
                 alert_id: outcome.and_then(|o| o.ok()),
                 alert_error: outcome.and_then(|o| o.err()),
+                explanation: explanations.remove(&index),
             }
         })
         .collect();

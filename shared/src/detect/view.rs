@@ -1,6 +1,6 @@
 //! What predict answers: a prediction per record, the model, and the batch's counts.
 
-use super::{FEATURES, FeatureKind, FeatureSchema};
+use super::{Contribution, FEATURES, FeatureKind, FeatureSchema};
 use crate::domain::{AlertId, AlertIdText, Attack, Category, Model, Severity};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -45,6 +45,10 @@ pub(super) struct PredictionView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub(super) alert_error: Option<&'static str>,
+    /// For a threat: the features that made it one, most first (see the README's
+    /// "Every threat says why"). Absent for normal records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) explanation: Option<Vec<Contribution>>,
 }
 
 /// Counts for the batch.

@@ -124,6 +124,32 @@ fn a_batch_split_across_threads_scores_exactly_as_on_one() {
 }
 
 #[test]
+fn explanations_split_across_threads_are_those_of_one() {
+    // Given the golden records as threats, many times over
+    let golden = golden();
+    let records: Vec<ConnectionRecord> = valid_cases(&golden)
+        .into_iter()
+        .map(|(r, _)| r)
+        .cycle()
+        .take(3_000)
+        .collect();
+    let one = Detector::bundled().unwrap().with_threads(1);
+    let many = Detector::bundled().unwrap().with_threads(3);
+    let predictions = one.predict(&records).unwrap();
+    let all: Vec<usize> = (0..records.len()).collect();
+
+    // When each explains them
+    let alone = one.explain(&records, &predictions, &all).unwrap();
+    let split = many.explain(&records, &predictions, &all).unwrap();
+
+    // Then the explanations are the same, three features each, and repeats agree
+    assert_eq!(alone, split);
+    assert!(alone.iter().all(|e| e.len() == vigil::detect::TOP_FEATURES));
+    let distinct = valid_cases(&golden).len();
+    assert_eq!(alone[0], alone[distinct]);
+}
+
+#[test]
 fn the_bundled_schema_describes_the_bundled_model() {
     let detector = Detector::bundled().unwrap();
     let schema = detector.schema();

@@ -444,3 +444,44 @@ async fn the_model_is_inspectable_by_any_role() {
     // And nobody without a token
     assert_eq!(app.get("/model", None).await.status(), 401);
 }
+
+#[tokio::test]
+async fn every_threat_says_why_and_a_normal_record_says_nothing() {
+    let app = TestApp::spawn().await;
+    let analyst = app.user_token("ana", "analyst").await;
+
+    let response = app
+        .predict_json(
+            &analyst,
+            json!({"records": [web_browsing(), syn_flood(), syn_flood()], "store": false}),
+        )
+        .await;
+
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let predictions = body["predictions"].as_array().unwrap();
+    assert!(
+        predictions[0].get("explanation").is_none(),
+        "{}",
+        predictions[0]
+    );
+    let why = predictions[1]["explanation"].as_array().unwrap();
+    assert_eq!(why.len(), 3, "{why:?}");
+    let names: Vec<&str> = vigil::detect::FEATURES.iter().map(|(n, _)| *n).collect();
+    for part in why {
+        assert!(names.contains(&part["feature"].as_str().unwrap()), "{part}");
+        assert!(
+            part["contribution"].is_number() && !part["value"].is_null(),
+            "{part}"
+        );
+    }
+    // Most first, and the first pushed the record towards its verdict
+    let sizes: Vec<f64> = why
+        .iter()
+        .map(|p| p["contribution"].as_f64().unwrap().abs())
+        .collect();
+    assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{sizes:?}");
+    assert!(why[0]["contribution"].as_f64().unwrap() > 0.0);
+    // The same record, the same explanation
+    assert_eq!(predictions[1]["explanation"], predictions[2]["explanation"]);
+}
