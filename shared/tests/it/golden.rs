@@ -142,9 +142,29 @@ fn explanations_split_across_threads_are_those_of_one() {
     let alone = one.explain(&records, &predictions, &all).unwrap();
     let split = many.explain(&records, &predictions, &all).unwrap();
 
-    // Then the explanations are the same, three features each, and repeats agree
-    assert_eq!(alone, split);
-    assert!(alone.iter().all(|e| e.len() == vigil::detect::TOP_FEATURES));
+    // Then the explanations agree, three features each: a record's variants may run
+    // in the fixed-size plan on one thread and in the any-size plan on another, which
+    // differ in the last float digits (see the golden test above), so two features of
+    // nearly equal weight may swap places; every feature both name weighs the same.
+    assert_eq!(alone.len(), split.len());
+    for (i, (a, b)) in alone.iter().zip(&split).enumerate() {
+        assert_eq!(a.len(), vigil::detect::TOP_FEATURES);
+        for x in a {
+            if let Some(y) = b.iter().find(|y| y.feature == x.feature) {
+                let tolerance = 1e-3 * x.contribution.abs().max(1.0);
+                assert!(
+                    (x.contribution - y.contribution).abs() <= tolerance,
+                    "record {i}: {x:?} vs {y:?}"
+                );
+            }
+        }
+        let shared = a
+            .iter()
+            .filter(|x| b.iter().any(|y| y.feature == x.feature))
+            .count();
+        assert!(shared >= 2, "record {i}: {a:?} vs {b:?}");
+    }
+    // And a record explained twice in one batch is explained alike
     let distinct = valid_cases(&golden).len();
     assert_eq!(alone[0], alone[distinct]);
 }
