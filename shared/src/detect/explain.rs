@@ -25,14 +25,23 @@ pub const TOP_FEATURES: usize = 3;
 /// P(normal) is floored here before its logarithm: float32 softmax outputs reach 0.
 const MIN_PROBABILITY: f32 = 1e-30;
 
+/// A feature's value as the request carried it: a number, or a categorical's word.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum FeatureValue {
+    #[schema(example = 1.0)]
+    Number(f64),
+    #[schema(example = "private")]
+    Word(String),
+}
+
 /// One feature's part in a verdict.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Contribution {
     #[schema(example = "serror_rate")]
     pub feature: &'static str,
     /// The record's value of it.
-    #[schema(value_type = Object, example = 1.0)]
-    pub value: serde_json::Value,
+    pub value: FeatureValue,
     /// How much the deciding signal (−ln P(normal) in nats, or the novelty for an
     /// anomaly) falls when the feature is set to its baseline: positive pushed the
     /// record towards the verdict, negative held it back.
@@ -153,14 +162,14 @@ impl Detector {
 }
 
 /// Feature `f`'s value in `record`, as the request carried it.
-fn value_of(record: &ConnectionRecord, f: usize) -> serde_json::Value {
+fn value_of(record: &ConnectionRecord, f: usize) -> FeatureValue {
     let (name, kind) = FEATURES[f];
     match (kind, name) {
-        (FeatureKind::Categorical, "protocol_type") => record.protocol_type.clone().into(),
-        (FeatureKind::Categorical, "service") => record.service.clone().into(),
-        (FeatureKind::Categorical, _) => record.flag.clone().into(),
-        _ => record
-            .numeric_by_name(name)
-            .map_or(serde_json::Value::Null, serde_json::Value::from),
+        (FeatureKind::Categorical, "protocol_type") => {
+            FeatureValue::Word(record.protocol_type.clone())
+        }
+        (FeatureKind::Categorical, "service") => FeatureValue::Word(record.service.clone()),
+        (FeatureKind::Categorical, _) => FeatureValue::Word(record.flag.clone()),
+        _ => FeatureValue::Number(record.numeric_by_name(name).unwrap_or_default()),
     }
 }

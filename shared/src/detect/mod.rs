@@ -17,7 +17,7 @@ mod schema;
 mod view;
 
 pub use detector::{BUNDLED_MODEL, DetectError, Detector};
-pub use explain::{Contribution, TOP_FEATURES};
+pub use explain::{Contribution, FeatureValue, TOP_FEATURES};
 pub use features::{FeatureEncoder, SchemaMismatch};
 pub use prediction::{CLASS_COUNT, Prediction, severity_for};
 pub use record::{CONTEXT_FIELDS, ConnectionRecord, FEATURES, FeatureKind, RecordContext};
