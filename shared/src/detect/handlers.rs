@@ -5,6 +5,7 @@ use super::{
     Contribution, PredictState,
     ingest::store_alerts,
     input::{MAX_BODY_BYTES, parse_batch, parse_store_param, too_large},
+    view,
     view::{CLASS_NAMES, ModelView, PredictResponse, PredictionView, Summary},
 };
 use crate::{
@@ -34,6 +35,8 @@ const WRITE_BUDGET: Duration = Duration::from_secs(20);
 /// Send JSON (`{"records": [...]}`) or NSL-KDD CSV (`Content-Type: text/csv`), up to
 /// 10,000 records and 6 MB. Every bad record is named by index and field (400).
 /// Threats are grouped by dedup key and recorded as alerts unless `store` is false.
+/// With `Accept: text/csv` the answer is compact: a line per record (index, verdict,
+/// category, severity, score, novelty, alert id or error), no explanations.
 #[utoipa::path(
     post, path = "/threat-detection/predict", tag = "predict", operation_id = "predict",
     security(("bearer" = ["admin", "analyst", "sensor"])),
@@ -47,7 +50,10 @@ const WRITE_BUDGET: Duration = Duration::from_secs(20);
         (CsvRecordsSchema = "text/csv"),
     )),
     responses(
-        (status = 200, description = "A prediction per record", body = PredictResponse),
+        (status = 200, description = "A prediction per record (`Accept: text/csv`: the compact form, a line per record)", content(
+            (PredictResponse = "application/json"),
+            (String = "text/csv", example = view::predictions_csv_example),
+        )),
         (status = 422, description = "The Idempotency-Key came with another body", body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -57,9 +63,15 @@ pub async fn predict(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Result<RawBody, ApiError>,
-) -> Result<Json<PredictResponse>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
     let started = std::time::Instant::now();
     caller.require(&[Role::Sensor, Role::Analyst, Role::Admin])?;
+    // The compact answer for machines: `Accept: text/csv`.
+    let wants_csv = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("text/csv"));
     let RawBody(body) = body.map_err(|e| match e {
         ApiError::PayloadTooLarge { .. } => too_large(),
         other => other,
@@ -155,13 +167,21 @@ pub async fn predict(
         &predictions,
         started.elapsed(),
     );
-    Ok(Json(PredictResponse {
+    let response = PredictResponse {
         model: schema.model.clone(),
         threshold: schema.threshold,
         novelty_threshold: schema.novelty_threshold,
         predictions,
         summary,
-    }))
+    };
+    if wants_csv {
+        return Ok((
+            [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            response.to_csv(),
+        )
+            .into_response());
+    }
+    Ok(Json(response).into_response())
 }
 
 /// One EMF line for the batch, and one per threat category found in it. The batch's

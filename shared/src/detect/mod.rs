@@ -22,6 +22,7 @@ pub use features::{FeatureEncoder, SchemaMismatch};
 pub use prediction::{CLASS_COUNT, Prediction, severity_for};
 pub use record::{CONTEXT_FIELDS, ConnectionRecord, FEATURES, FeatureKind, RecordContext};
 pub use schema::{BUNDLED_SCHEMA, FeatureSchema};
+pub use view::{PREDICTIONS_CSV_EXAMPLE, PREDICTIONS_CSV_HEADER};
 
 use crate::{http::Authenticator, store::AlertStore};
 use axum::{

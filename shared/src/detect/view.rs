@@ -146,3 +146,40 @@ impl ModelView {
         }
     }
 }
+
+/// The compact form of a predict answer (`Accept: text/csv`): one line per record, in
+/// order, for machines that want the verdicts and nothing else.
+pub const PREDICTIONS_CSV_HEADER: &str =
+    "index,is_threat,category,severity,score,novelty,alert_id,alert_error\n";
+/// The compact form as the contract shows it (a test holds it to what `to_csv` writes).
+pub const PREDICTIONS_CSV_EXAMPLE: &str = "index,is_threat,category,severity,score,novelty,alert_id,alert_error\n0,false,normal,,0.0012,0.31,,\n1,true,dos,critical,1,1.24,01M8S4F4PR5B9J7F21PDMQ3T5M,\n";
+
+/// [`PREDICTIONS_CSV_EXAMPLE`] for the OpenAPI document.
+pub fn predictions_csv_example() -> serde_json::Value {
+    PREDICTIONS_CSV_EXAMPLE.into()
+}
+
+impl PredictResponse {
+    /// The compact form: [`PREDICTIONS_CSV_HEADER`], then a line per prediction.
+    pub(super) fn to_csv(&self) -> String {
+        use std::fmt::Write;
+        let mut out =
+            String::with_capacity(PREDICTIONS_CSV_HEADER.len() + 64 * self.predictions.len());
+        out.push_str(PREDICTIONS_CSV_HEADER);
+        for p in &self.predictions {
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{},{},{},{}",
+                p.index,
+                p.is_threat,
+                p.category,
+                p.severity.unwrap_or(""),
+                p.score,
+                p.novelty,
+                p.alert_id.map(|id| id.to_string()).unwrap_or_default(),
+                p.alert_error.unwrap_or(""),
+            );
+        }
+        out
+    }
+}

@@ -485,3 +485,57 @@ async fn every_threat_says_why_and_a_normal_record_says_nothing() {
     // The same record, the same explanation
     assert_eq!(predictions[1]["explanation"], predictions[2]["explanation"]);
 }
+
+#[tokio::test]
+async fn machines_can_ask_for_the_compact_csv_answer() {
+    // Given a sensor that asks for CSV back
+    let app = TestApp::spawn().await;
+    let sensor = app.user_token("edge", "sensor").await;
+    let records = json!({"records": [web_browsing(), syn_flood()], "store": false});
+    let json_answer: Value = app
+        .predict_json(&sensor, records.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    // When it posts the records with `Accept: text/csv`
+    let response = app
+        .client
+        .post(app.url("/threat-detection/predict"))
+        .bearer_auth(&sensor)
+        .header("accept", "text/csv")
+        .json(&records)
+        .send()
+        .await
+        .unwrap();
+
+    // Then the answer is the header and a line per record, the same verdicts as JSON
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let text = response.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        vigil::detect::PREDICTIONS_CSV_HEADER.trim_end(),
+        "the header the contract documents"
+    );
+    assert!(
+        vigil::detect::PREDICTIONS_CSV_EXAMPLE.starts_with(vigil::detect::PREDICTIONS_CSV_HEADER)
+    );
+    assert_eq!(lines.len(), 3, "{text}");
+    for (i, line) in lines[1..].iter().enumerate() {
+        let cells: Vec<&str> = line.split(',').collect();
+        let p = &json_answer["predictions"][i];
+        assert_eq!(cells.len(), 8, "{line}");
+        assert_eq!(cells[0], i.to_string());
+        assert_eq!(cells[1], p["is_threat"].to_string());
+        assert_eq!(cells[2], p["category"].as_str().unwrap());
+        assert_eq!(cells[3], p["severity"].as_str().unwrap_or(""));
+    }
+}
