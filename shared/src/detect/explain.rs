@@ -95,11 +95,13 @@ impl Detector {
     ) -> Result<Vec<Vec<Contribution>>, super::DetectError> {
         let width = self.encoder().width();
         let slots = self.encoder().feature_slots();
-        // Identical records are explained once.
+        // Identical records are explained once; each distinct record, encoded once,
+        // goes in with each feature at its baseline, all in one run.
         let mut encoded = Vec::new();
         let mut distinct: HashMap<Vec<u32>, usize> = HashMap::new();
         let mut which: Vec<usize> = Vec::with_capacity(threats.len());
         let mut firsts: Vec<usize> = Vec::new();
+        let mut variants = Vec::new();
         for &i in threats {
             self.encoder()
                 .encode(std::slice::from_ref(&records[i]), &mut encoded);
@@ -107,22 +109,16 @@ impl Detector {
             let next = distinct.len();
             let d = *distinct.entry(key).or_insert_with(|| {
                 firsts.push(i);
+                for slot in &slots {
+                    let start = variants.len();
+                    variants.extend_from_slice(&encoded);
+                    variants[start + slot.start..start + slot.end].fill(0.0);
+                }
                 next
             });
             which.push(d);
         }
-        // Every distinct record with each feature at its baseline, in one run.
-        let mut variants = Vec::with_capacity(firsts.len() * slots.len() * width);
-        let mut row = Vec::new();
-        for &i in &firsts {
-            self.encoder()
-                .encode(std::slice::from_ref(&records[i]), &mut row);
-            for slot in &slots {
-                let start = variants.len();
-                variants.extend_from_slice(&row);
-                variants[start + slot.start..start + slot.end].fill(0.0);
-            }
-        }
+        debug_assert_eq!(variants.len(), firsts.len() * slots.len() * width);
         let scored = self.run(&variants, firsts.len() * slots.len())?;
         let explanations: Vec<Vec<Contribution>> = firsts
             .iter()

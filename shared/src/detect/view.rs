@@ -114,8 +114,11 @@ pub struct CategoryAttack {
 
 impl ModelView {
     pub(super) fn of(schema: &FeatureSchema) -> Self {
-        let metrics: serde_json::Value =
-            serde_json::from_str(VALIDATION).expect("the bundled metrics.json is JSON");
+        // Parsed once per process: the file is part of the binary.
+        static METRICS: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+        let metrics = METRICS.get_or_init(|| {
+            serde_json::from_str(VALIDATION).expect("the bundled metrics.json is JSON")
+        });
         Self {
             model: schema.model.clone(),
             classes: schema.classes.clone(),
