@@ -69,6 +69,9 @@ pub struct Config {
     /// Repeats of a threat within this time of its alert's last sighting aggregate into
     /// that alert (`VIGIL_DEDUP_WINDOW_SECONDS`, default 3600).
     pub dedup_window: Duration,
+    /// The operating point predict decides at (`VIGIL_DETECTION_PROFILE`: strict,
+    /// balanced or sensitive; default balanced).
+    pub detection_profile: crate::domain::Profile,
     /// Business metrics (`VIGIL_METRICS`, `VIGIL_STAGE`).
     pub metrics: MetricsConfig,
     /// Where alert events go (the notify function, and vigil-local).
@@ -261,6 +264,17 @@ impl Config {
                 })?,
         };
 
+        let detection_profile =
+            match get("VIGIL_DETECTION_PROFILE") {
+                None => crate::domain::Profile::default(),
+                Some(raw) => raw.trim().parse().map_err(|e: crate::domain::Invalid| {
+                    ConfigError::Invalid {
+                        var: "VIGIL_DETECTION_PROFILE",
+                        message: format!("{e}, not {raw:?}"),
+                    }
+                })?,
+            };
+
         let cors_origins = CorsOrigins::parse(
             get("VIGIL_CORS_ORIGINS")
                 .as_deref()
@@ -299,6 +313,7 @@ impl Config {
             jwt,
             bootstrap_admin,
             dedup_window,
+            detection_profile,
             metrics,
             notify,
             cors_origins,
@@ -347,6 +362,19 @@ mod tests {
         let err = config(&[("VIGIL_METRICS", "yes")]).unwrap_err();
         assert!(err.to_string().starts_with("VIGIL_METRICS:"), "{err}");
         assert_eq!(Runtime::from_lookup(|_| None), Runtime::Local);
+    }
+
+    #[test]
+    fn the_detection_profile_defaults_to_balanced_and_a_bad_one_stops_start() {
+        use crate::domain::Profile;
+        assert_eq!(config(&[]).unwrap().detection_profile, Profile::Balanced);
+        let strict = config(&[("VIGIL_DETECTION_PROFILE", "strict")]).unwrap();
+        assert_eq!(strict.detection_profile, Profile::Strict);
+        let err = config(&[("VIGIL_DETECTION_PROFILE", "paranoid")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "VIGIL_DETECTION_PROFILE: must be one of strict, balanced, sensitive, not \"paranoid\""
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //!    read once at start, and trusted inside.
 //! 2. [`store`] — persistence behind traits (table names from `config`); [`http`] — the
 //!    HTTP error type, body and query parsers, the guard, CORS (origins from `config`).
-//! 3. [`auth`], [`alerts`], [`reports`], [`detect`], [`health`] — the routers each
+//! 3. [`auth`], [`alerts`], [`feedback`], [`reports`], [`detect`], [`health`] — the routers each
 //!    function serves; [`notify`] and [`live::gateway`] — the stream's and the
 //!    WebSocket API's handlers; [`aws`], [`startup`] — what start-up builds once.
 //!
@@ -20,6 +20,7 @@ pub mod config;
 #[cfg(feature = "detect")]
 pub mod detect;
 pub mod domain;
+pub mod feedback;
 pub mod health;
 pub mod http;
 pub mod live;

@@ -38,6 +38,7 @@ pub fn app(services: &Services, detector: Arc<Detector>, live: &LiveFeed) -> axu
         vigil::auth::router(services.auth_state())
             .merge(vigil::detect::router(services.predict_state(detector)))
             .merge(vigil::alerts::router(services.alerts_state()))
+            .merge(vigil::feedback::router(services.alerts_state()))
             .merge(vigil::reports::router(services.reports_state()))
             .merge(vigil::health::router(health))
             .route("/openapi.json", get(openapi_json))

@@ -87,7 +87,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         );
     }
 
-    let detector = std::sync::Arc::new(vigil::detect::Detector::bundled()?);
+    let detector = std::sync::Arc::new(
+        vigil::detect::Detector::bundled()?.with_profile(services.config.detection_profile),
+    );
     let app = vigil_local::app(&services, detector, &live);
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "vigil-local listening");

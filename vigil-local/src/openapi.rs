@@ -39,6 +39,7 @@ use utoipa::{
         vigil::alerts::handlers::history,
         vigil::alerts::handlers::update,
         vigil::alerts::handlers::bulk,
+        vigil::feedback::handlers::export,
         vigil::reports::handlers::get_report,
     ),
     tags(
@@ -53,6 +54,7 @@ use utoipa::{
         vigil::reports::ReportPeriod,
         vigil::reports::Bucket,
         vigil::reports::ReportFormat,
+        vigil::feedback::FeedbackFormat,
     )),
     modifiers(&BearerJwt, &PredictAlias),
 )]

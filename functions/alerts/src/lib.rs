@@ -3,5 +3,8 @@
 use vigil::{http::finish_router, startup::Services};
 
 pub fn app(services: &Services) -> axum::Router {
-    finish_router(vigil::alerts::router(services.alerts_state()))
+    finish_router(
+        vigil::alerts::router(services.alerts_state())
+            .merge(vigil::feedback::router(services.alerts_state())),
+    )
 }

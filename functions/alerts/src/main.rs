@@ -1,4 +1,5 @@
-//! `alerts` Lambda: GET/POST /alerts, GET/PUT /alerts/{id}, POST /alerts/bulk.
+//! `alerts` Lambda: GET/POST /alerts, GET/PUT /alerts/{id}, POST /alerts/bulk,
+//! GET /alerts/{id}/history, and GET /feedback (the verdicts as training data).
 
 use vigil::{config::Config, startup::Services};
 

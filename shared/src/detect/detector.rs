@@ -6,8 +6,9 @@ use super::{
     features::FeatureEncoder,
     prediction::{CLASS_COUNT, Prediction},
     record::ConnectionRecord,
-    schema::FeatureSchema,
+    schema::{FeatureSchema, Thresholds},
 };
+use crate::domain::Profile;
 use tract_onnx::prelude::*;
 
 /// The model the predict function serves: part of the binary, so the deployment
@@ -42,6 +43,9 @@ pub struct Detector {
     any_plan: Arc<TypedRunnableModel>,
     encoder: FeatureEncoder,
     schema: FeatureSchema,
+    /// The operating point every prediction is decided at, and its thresholds.
+    profile: Profile,
+    thresholds: Thresholds,
 }
 
 impl Detector {
@@ -69,12 +73,31 @@ impl Detector {
             chunk_plan: plan(model.clone(), encoder.width(), Some(CHUNK_ROWS))?,
             any_plan: plan(model, encoder.width(), None)?,
             encoder,
+            profile: Profile::default(),
+            thresholds: schema.profiles.of(Profile::default()),
             schema,
         })
     }
 
     pub fn schema(&self) -> &FeatureSchema {
         &self.schema
+    }
+
+    /// The profile predictions are decided at.
+    pub fn profile(&self) -> Profile {
+        self.profile
+    }
+
+    /// The active profile's thresholds.
+    pub fn thresholds(&self) -> Thresholds {
+        self.thresholds
+    }
+
+    /// The same detector deciding at `profile`'s thresholds.
+    pub fn with_profile(mut self, profile: Profile) -> Self {
+        self.profile = profile;
+        self.thresholds = self.schema.profiles.of(profile);
+        self
     }
 
     pub fn encoder(&self) -> &FeatureEncoder {
@@ -135,7 +158,9 @@ impl Detector {
         let raw = self.run(&features, records.len())?;
         Ok(raw
             .into_iter()
-            .map(|(probabilities, novelty)| Prediction::new(probabilities, novelty, &self.schema))
+            .map(|(probabilities, novelty)| {
+                Prediction::new(probabilities, novelty, self.thresholds)
+            })
             .collect())
     }
 

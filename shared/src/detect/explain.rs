@@ -16,7 +16,7 @@ use super::{
     prediction::{CLASS_COUNT, Prediction},
     record::{ConnectionRecord, FEATURES, FeatureKind},
 };
-use crate::domain::Category;
+use crate::domain::{Category, Contribution, FeatureValue};
 use std::collections::HashMap;
 
 /// Features an explanation names.
@@ -24,30 +24,6 @@ pub const TOP_FEATURES: usize = 3;
 
 /// P(normal) is floored here before its logarithm: float32 softmax outputs reach 0.
 const MIN_PROBABILITY: f32 = 1e-30;
-
-/// A feature's value as the request carried it: a number, or a categorical's word.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
-#[serde(untagged)]
-pub enum FeatureValue {
-    #[schema(example = 1.0)]
-    Number(f64),
-    #[schema(example = "private")]
-    Word(String),
-}
-
-/// One feature's part in a verdict.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
-pub struct Contribution {
-    #[schema(example = "serror_rate")]
-    pub feature: &'static str,
-    /// The record's value of it.
-    pub value: FeatureValue,
-    /// How much the deciding signal (−ln P(normal) in nats, or the novelty for an
-    /// anomaly) falls when the feature is set to its baseline: positive pushed the
-    /// record towards the verdict, negative held it back.
-    #[schema(example = 0.42)]
-    pub contribution: f32,
-}
 
 impl Detector {
     /// The top contributing features of each record at `threats` (indexes into
@@ -146,7 +122,7 @@ impl Detector {
                     .into_iter()
                     .take(TOP_FEATURES)
                     .map(|(f, contribution)| Contribution {
-                        feature: FEATURES[f].0,
+                        feature: FEATURES[f].0.into(),
                         value: value_of(&records[i], f),
                         contribution,
                     })

@@ -68,10 +68,7 @@ pub async fn predict(
     let started = std::time::Instant::now();
     caller.require(&[Role::Sensor, Role::Analyst, Role::Admin])?;
     // The compact answer for machines: `Accept: text/csv`.
-    let wants_csv = headers
-        .get(axum::http::header::ACCEPT)
-        .and_then(|a| a.to_str().ok())
-        .is_some_and(|a| a.contains("text/csv"));
+    let wants_csv = crate::http::accepts_csv(&headers);
     let RawBody(body) = body.map_err(|e| match e {
         ApiError::PayloadTooLarge { .. } => too_large(),
         other => other,
@@ -126,6 +123,7 @@ pub async fn predict(
             &caller,
             &records,
             &predictions,
+            &explanations,
             ingest,
             &mut outcomes,
             &mut summary,
@@ -133,6 +131,7 @@ pub async fn predict(
         .await;
     }
     let schema = state.detector.schema();
+    let (profile, thresholds) = (state.detector.profile(), state.detector.thresholds());
     let predictions: Vec<PredictionView> = predictions
         .iter()
         .enumerate()
@@ -141,6 +140,7 @@ pub async fn predict(
             PredictionView {
                 index,
                 is_threat: p.is_threat,
+                profile,
                 score: p.score,
                 category: p.category.map(|c| c.as_str()).unwrap_or("normal"),
                 probabilities: CLASS_NAMES.iter().copied().zip(p.probabilities).collect(),
@@ -162,24 +162,20 @@ pub async fn predict(
     );
     emit_metrics(
         &schema.model.version,
-        schema.novelty_threshold,
+        thresholds.novelty_threshold,
         &summary,
         &predictions,
         started.elapsed(),
     );
     let response = PredictResponse {
         model: schema.model.clone(),
-        threshold: schema.threshold,
-        novelty_threshold: schema.novelty_threshold,
+        profile,
+        thresholds,
         predictions,
         summary,
     };
     if wants_csv {
-        return Ok((
-            [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-            response.to_csv(),
-        )
-            .into_response());
+        return Ok(crate::http::csv_response(response.to_csv()));
     }
     Ok(Json(response).into_response())
 }
@@ -248,5 +244,8 @@ fn emit_metrics(
     ),
 )]
 pub async fn model(State(state): State<PredictState>, _caller: Caller) -> Json<ModelView> {
-    Json(ModelView::of(state.detector.schema()))
+    Json(ModelView::of(
+        state.detector.schema(),
+        state.detector.profile(),
+    ))
 }

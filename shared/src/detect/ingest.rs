@@ -1,9 +1,9 @@
 //! Threats become alerts: a batch's threats grouped by campaign, then written in one
 //! batched call, with an outcome per record.
 
-use super::{ConnectionRecord, PredictState, Prediction, view::Summary};
+use super::{ConnectionRecord, Contribution, PredictState, Prediction, view::Summary};
 use crate::{
-    domain::{Alert, AlertId, Endpoint, Role, Threat},
+    domain::{Alert, AlertId, Endpoint, Evidence, Role, Sighting, Threat},
     http::{Caller, error_chain},
     store::{Ingest, StoreError},
 };
@@ -11,19 +11,34 @@ use chrono::Utc;
 use std::collections::HashMap;
 
 /// Groups the batch's threats by campaign (one write per group, however many records
-/// it holds), then records the groups in the alert store in one batched call.
+/// it holds), then records the groups in the alert store in one batched call. Each
+/// group's alert keeps its first and its latest record as evidence, with their
+/// `explanations` (by record index).
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn store_alerts(
     state: &PredictState,
     caller: &Caller,
     records: &[ConnectionRecord],
     predictions: &[Prediction],
+    explanations: &HashMap<usize, Vec<Contribution>>,
     ingest: Ingest<'_>,
     outcomes: &mut HashMap<usize, Result<AlertId, &'static str>>,
     summary: &mut Summary,
 ) {
     let schema = state.detector.schema();
     let now = Utc::now();
+    let profile = state.detector.profile();
+    let sighting = |index: usize, seen_at| Sighting {
+        seen_at,
+        record: records[index].to_csv_line(),
+        score: predictions[index].score,
+        novelty: predictions[index].novelty,
+        profile,
+        explanation: explanations.get(&index).cloned().unwrap_or_default(),
+    };
     let mut groups: Vec<(Alert, Vec<usize>)> = Vec::new();
+    // Each group's latest record: its index and when it was seen.
+    let mut latest: Vec<(usize, chrono::DateTime<Utc>)> = Vec::new();
     let mut by_key: HashMap<String, usize> = HashMap::new();
     for (index, (record, prediction)) in records.iter().zip(predictions).enumerate() {
         let (Some(category), Some(severity)) = (prediction.category, prediction.severity) else {
@@ -62,6 +77,9 @@ pub(super) async fn store_alerts(
         match by_key.get(&key) {
             Some(&g) => {
                 let (alert, members) = &mut groups[g];
+                if threat.seen_at >= latest[g].1 {
+                    latest[g] = (index, threat.seen_at);
+                }
                 alert.absorb_threat(&threat, now);
                 members.push(index);
             }
@@ -75,11 +93,20 @@ pub(super) async fn store_alerts(
                     ..threat
                 };
                 by_key.insert(key, groups.len());
-                groups.push((
-                    Alert::open(threat, caller.username.as_str(), now),
-                    vec![index],
-                ));
+                latest.push((index, threat.seen_at));
+                let seen_at = threat.seen_at;
+                let mut alert = Alert::open(threat, caller.username.as_str(), now);
+                alert.evidence = Some(Evidence::of(sighting(index, seen_at)));
+                groups.push((alert, vec![index]));
             }
+        }
+    }
+    // The latest records' evidence is built once per group, not once per repeat.
+    for ((alert, members), (index, seen_at)) in groups.iter_mut().zip(latest) {
+        if let Some(evidence) = alert.evidence.as_mut()
+            && index != members[0]
+        {
+            evidence.see(sighting(index, seen_at));
         }
     }
     let (candidates, members): (Vec<Alert>, Vec<Vec<usize>>) = groups.into_iter().unzip();

@@ -16,12 +16,13 @@ pub(crate) mod request_schema;
 mod schema;
 mod view;
 
+pub use crate::domain::{Contribution, FeatureValue};
 pub use detector::{BUNDLED_MODEL, DetectError, Detector};
-pub use explain::{Contribution, FeatureValue, TOP_FEATURES};
+pub use explain::TOP_FEATURES;
 pub use features::{FeatureEncoder, SchemaMismatch};
 pub use prediction::{CLASS_COUNT, Prediction, severity_for};
 pub use record::{CONTEXT_FIELDS, ConnectionRecord, FEATURES, FeatureKind, RecordContext};
-pub use schema::{BUNDLED_SCHEMA, FeatureSchema};
+pub use schema::{BUNDLED_SCHEMA, FeatureSchema, Profiles, Thresholds};
 pub use view::{PREDICTIONS_CSV_EXAMPLE, PREDICTIONS_CSV_HEADER};
 
 use crate::{http::Authenticator, store::AlertStore};

@@ -1,7 +1,7 @@
 //! What the detector says about one record, and the rule that turns it into a
 //! category and a severity.
 
-use super::schema::FeatureSchema;
+use super::schema::Thresholds;
 use crate::domain::{Category, Severity};
 
 /// normal, dos, probe, r2l, u2r — the model's output order.
@@ -23,16 +23,16 @@ pub struct Prediction {
 }
 
 impl Prediction {
-    /// Applies the schema's thresholds.
+    /// Applies a profile's thresholds.
     ///
     /// - A threat is a record whose attack score reaches `threshold`, or whose novelty
     ///   reaches `novelty_threshold`.
     /// - Its category is the most likely attack family when the score decided, and
     ///   `anomaly` when only novelty did (the model has not seen its like).
-    pub fn new(probabilities: [f32; CLASS_COUNT], novelty: f32, schema: &FeatureSchema) -> Self {
+    pub fn new(probabilities: [f32; CLASS_COUNT], novelty: f32, at: Thresholds) -> Self {
         let score = (1.0 - probabilities[0]).clamp(0.0, 1.0);
-        let by_score = score >= schema.threshold;
-        let by_novelty = schema.novelty_threshold.is_some_and(|t| novelty >= t);
+        let by_score = score >= at.threshold;
+        let by_novelty = at.novelty_threshold.is_some_and(|t| novelty >= t);
         let category =
             if by_score {
                 let (best, _) = probabilities[1..].iter().enumerate().fold(
@@ -45,7 +45,7 @@ impl Prediction {
             } else {
                 None
             };
-        let severity = category.map(|c| severity_for(c, score, novelty, schema.novelty_threshold));
+        let severity = category.map(|c| severity_for(c, score, novelty, at.novelty_threshold));
         Self {
             score,
             probabilities,

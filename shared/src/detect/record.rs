@@ -6,66 +6,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use std::net::IpAddr;
 
-/// What a feature may hold; checked when a record is parsed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum FeatureKind {
-    /// A string; unseen values are fine (they go to the model's "other" bucket).
-    Categorical,
-    /// A non-negative number (bytes, counts, seconds).
-    Count,
-    /// A fraction from 0 to 1.
-    Rate,
-    /// 0 or 1 (JSON `true`/`false` accepted too).
-    Flag,
-}
-
+pub use crate::domain::{FEATURES, FeatureKind};
 use FeatureKind::*;
-
-/// The 41 features in NSL-KDD column order (the order of a CSV line).
-pub const FEATURES: [(&str, FeatureKind); 41] = [
-    ("duration", Count),
-    ("protocol_type", Categorical),
-    ("service", Categorical),
-    ("flag", Categorical),
-    ("src_bytes", Count),
-    ("dst_bytes", Count),
-    ("land", Flag),
-    ("wrong_fragment", Count),
-    ("urgent", Count),
-    ("hot", Count),
-    ("num_failed_logins", Count),
-    ("logged_in", Flag),
-    ("num_compromised", Count),
-    ("root_shell", Count),
-    ("su_attempted", Count),
-    ("num_root", Count),
-    ("num_file_creations", Count),
-    ("num_shells", Count),
-    ("num_access_files", Count),
-    ("num_outbound_cmds", Count),
-    ("is_host_login", Flag),
-    ("is_guest_login", Flag),
-    ("count", Count),
-    ("srv_count", Count),
-    ("serror_rate", Rate),
-    ("srv_serror_rate", Rate),
-    ("rerror_rate", Rate),
-    ("srv_rerror_rate", Rate),
-    ("same_srv_rate", Rate),
-    ("diff_srv_rate", Rate),
-    ("srv_diff_host_rate", Rate),
-    ("dst_host_count", Count),
-    ("dst_host_srv_count", Count),
-    ("dst_host_same_srv_rate", Rate),
-    ("dst_host_diff_srv_rate", Rate),
-    ("dst_host_same_src_port_rate", Rate),
-    ("dst_host_srv_diff_host_rate", Rate),
-    ("dst_host_serror_rate", Rate),
-    ("dst_host_srv_serror_rate", Rate),
-    ("dst_host_rerror_rate", Rate),
-    ("dst_host_srv_rerror_rate", Rate),
-];
 
 /// The optional context fields of a JSON record.
 pub const CONTEXT_FIELDS: [&str; 6] = [
@@ -99,6 +41,16 @@ fn is_known_field(key: &str) -> bool {
 /// Longest accepted categorical value; real ones are a few characters.
 pub(crate) const MAX_CATEGORY_CHARS: usize = 64;
 
+/// What a categorical value may be made of: a token of printable ASCII without spaces
+/// or commas (`tcp`, `ftp_data`, `S0`, `Z39_50`). A comma could not travel in a CSV
+/// record, and a value must read back the same from the CSV line an alert keeps as
+/// evidence and `GET /feedback` exports.
+pub(crate) const CATEGORY_PATTERN: &str = "^[!-+\\--~]+$";
+
+fn is_category_char(c: char) -> bool {
+    c.is_ascii_graphic() && c != ','
+}
+
 /// Where a connection came from and went to; none of it is fed to the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RecordContext {
@@ -125,6 +77,28 @@ impl ConnectionRecord {
     /// The value of a numeric feature by name (`None` for categoricals and unknowns).
     pub fn numeric_by_name(&self, name: &str) -> Option<f64> {
         numeric_index(name).map(|i| self.numeric[i])
+    }
+
+    /// The record's 41 features as one NSL-KDD CSV line (no newline), which
+    /// [`ConnectionRecord::from_csv`] reads back as the same record.
+    pub fn to_csv_line(&self) -> String {
+        use std::fmt::Write;
+        let mut line = String::with_capacity(160);
+        let (mut n, mut c) = (0, 0);
+        let words = [&self.protocol_type, &self.service, &self.flag];
+        for (i, (_, kind)) in FEATURES.iter().enumerate() {
+            if i > 0 {
+                line.push(',');
+            }
+            if *kind == Categorical {
+                line.push_str(words[c]);
+                c += 1;
+            } else {
+                let _ = write!(line, "{}", self.numeric[n]);
+                n += 1;
+            }
+        }
+        line
     }
 
     /// Parses a JSON object with named fields. `index` is the record's position in the
@@ -223,6 +197,9 @@ fn check_category(s: &str) -> Result<String, String> {
     }
     if s.chars().count() > MAX_CATEGORY_CHARS {
         return Err(format!("must be at most {MAX_CATEGORY_CHARS} characters"));
+    }
+    if !s.chars().all(is_category_char) {
+        return Err("must be printable ASCII without spaces or commas".into());
     }
     Ok(s.to_owned())
 }
@@ -346,6 +323,41 @@ mod tests {
         assert_eq!(json, from_csv);
         assert_eq!(json.numeric_by_name("src_bytes"), Some(3.0));
         assert_eq!(json.service, "http");
+    }
+
+    #[test]
+    fn a_record_reads_back_the_same_from_the_csv_line_it_writes() {
+        let mut value = synthetic();
+        value["serror_rate"] = json!(0.07);
+        value["src_bytes"] = json!(123456789.0);
+        value["service"] = json!("Z39_50");
+        let record = ConnectionRecord::from_json(&value, 0).unwrap();
+        let line = record.to_csv_line();
+        assert_eq!(line, csv(&value).replace("123456789.0", "123456789"));
+        assert_eq!(ConnectionRecord::from_csv(&line, 0, 1).unwrap(), record);
+    }
+
+    #[test]
+    fn a_categorical_value_is_a_token_that_a_csv_line_can_carry() {
+        for bad in ["a,b", "tcp ", "ü", "a\tb"] {
+            let mut value = synthetic();
+            value["service"] = json!(bad);
+            let errors = ConnectionRecord::from_json(&value, 0).unwrap_err();
+            assert_eq!(errors[0].field, "records[0].service", "{bad:?}");
+        }
+        let pattern = regex_lite(CATEGORY_PATTERN);
+        assert!(pattern("ftp_data") && pattern("S0") && pattern("a-b~!"));
+        assert!(!pattern("a,b") && !pattern("a b"));
+    }
+
+    /// The schema's pattern as a matcher, for the two character ranges it has.
+    fn regex_lite(pattern: &str) -> impl Fn(&str) -> bool {
+        assert_eq!(pattern, "^[!-+\\--~]+$");
+        |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| ('!'..='+').contains(&c) || ('-'..='~').contains(&c))
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The predict request as the OpenAPI contract states it, generated from [`FEATURES`]
 //! so that the documented record and the parser can never disagree on a field.
 
-use super::record::{FEATURES, FeatureKind, MAX_CATEGORY_CHARS};
+use super::record::{CATEGORY_PATTERN, FEATURES, FeatureKind, MAX_CATEGORY_CHARS};
 use crate::domain::IpAddress;
 use serde_json::json;
 use utoipa::{
@@ -30,7 +30,8 @@ impl PartialSchema for ConnectionRecordSchema {
                 FeatureKind::Categorical => ObjectBuilder::new()
                     .schema_type(Type::String)
                     .min_length(Some(1))
-                    .max_length(Some(MAX_CATEGORY_CHARS)),
+                    .max_length(Some(MAX_CATEGORY_CHARS))
+                    .pattern(Some(CATEGORY_PATTERN)),
                 FeatureKind::Count => ObjectBuilder::new()
                     .schema_type(Type::Number)
                     .minimum(Some(0.0)),

@@ -1,6 +1,7 @@
 //! The feature contract written by the training pipeline (`model/feature_schema.json`)
 //! and read here at compile time, so training and serving cannot drift apart.
 
+use crate::domain::Profile;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -12,10 +13,40 @@ pub struct FeatureSchema {
     pub categorical: Vec<CategoricalFeature>,
     pub feature_count: usize,
     pub classes: Vec<String>,
-    pub threshold: f32,
-    pub novelty_threshold: Option<f32>,
+    /// Each operating point's thresholds, chosen on validation (see the model card).
+    pub profiles: Profiles,
     pub inputs: Names,
     pub outputs: Outputs,
+}
+
+/// The thresholds of every [`Profile`]; the schema must name all three.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profiles {
+    strict: Thresholds,
+    balanced: Thresholds,
+    sensitive: Thresholds,
+}
+
+impl Profiles {
+    pub fn of(&self, profile: Profile) -> Thresholds {
+        match profile {
+            Profile::Strict => self.strict,
+            Profile::Balanced => self.balanced,
+            Profile::Sensitive => self.sensitive,
+        }
+    }
+}
+
+/// How a record becomes a threat: its attack score (1 − P(normal)) reaches
+/// `threshold`, or its novelty reaches `novelty_threshold` (a model without a novelty
+/// head has none).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, serde::Serialize, utoipa::ToSchema)]
+pub struct Thresholds {
+    #[schema(example = 0.5)]
+    pub threshold: f32,
+    #[schema(example = 1.0)]
+    pub novelty_threshold: Option<f32>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

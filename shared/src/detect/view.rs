@@ -1,7 +1,7 @@
 //! What predict answers: a prediction per record, the model, and the batch's counts.
 
-use super::{Contribution, FEATURES, FeatureKind, FeatureSchema};
-use crate::domain::{AlertId, AlertIdText, Attack, Category, Model, Severity};
+use super::{Contribution, FEATURES, FeatureKind, FeatureSchema, Thresholds};
+use crate::domain::{AlertId, AlertIdText, Attack, Category, Model, Profile, Severity};
 use serde::Serialize;
 use std::collections::HashMap;
 use utoipa::ToSchema;
@@ -11,8 +11,10 @@ use utoipa::ToSchema;
 pub struct PredictResponse {
     /// The model that scored the batch.
     pub(super) model: Model,
-    pub(super) threshold: f32,
-    pub(super) novelty_threshold: Option<f32>,
+    /// The operating point that decided every prediction below, and its thresholds.
+    pub(super) profile: Profile,
+    #[serde(flatten)]
+    pub(super) thresholds: Thresholds,
     pub(super) predictions: Vec<PredictionView>,
     pub(super) summary: Summary,
 }
@@ -24,6 +26,9 @@ pub(super) struct PredictionView {
     /// The record's position in the batch.
     pub(super) index: usize,
     pub(super) is_threat: bool,
+    /// The operating point that decided `is_threat` (the deployment's
+    /// `VIGIL_DETECTION_PROFILE`).
+    pub(super) profile: Profile,
     /// The probability that the record is an attack (1 − P(normal)).
     #[schema(minimum = 0.0, maximum = 1.0)]
     pub(super) score: f32,
@@ -79,9 +84,14 @@ pub struct ModelView {
     pub(super) classes: Vec<String>,
     /// The 41 NSL-KDD features a record carries, in CSV order.
     pub(super) features: Vec<FeatureView>,
-    /// How a record becomes a threat: `score >= threshold`, or `novelty >=
-    /// novelty_threshold`.
-    pub(super) decision: Decision,
+    /// The profile this deployment decides at (`VIGIL_DETECTION_PROFILE`).
+    pub(super) profile: Profile,
+    /// How a record becomes a threat at that profile: `score >= threshold`, or
+    /// `novelty >= novelty_threshold`.
+    pub(super) decision: Thresholds,
+    /// Every profile the model offers: its thresholds and the model card's validation
+    /// figures for it.
+    pub(super) profiles: Vec<ProfileView>,
     /// The model card's validation figures (`model/reports/metrics.json`):
     /// `random_split` (classifier and novelty together) and `heldout` (whole attack
     /// types left out of training).
@@ -99,11 +109,14 @@ pub struct FeatureView {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct Decision {
-    #[schema(example = 0.5)]
-    pub(super) threshold: f32,
-    #[schema(example = 1.0)]
-    pub(super) novelty_threshold: Option<f32>,
+pub struct ProfileView {
+    pub(super) name: Profile,
+    #[serde(flatten)]
+    pub(super) thresholds: Thresholds,
+    /// What the model card measured at these thresholds (`random_split`,
+    /// `heldout_attacks`, `heldout_normals`); null where it has no figures.
+    #[schema(value_type = Object)]
+    pub(super) validation: serde_json::Value,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -113,7 +126,7 @@ pub struct CategoryAttack {
 }
 
 impl ModelView {
-    pub(super) fn of(schema: &FeatureSchema) -> Self {
+    pub(super) fn of(schema: &FeatureSchema, profile: Profile) -> Self {
         // Parsed once per process: the file is part of the binary.
         static METRICS: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
         let metrics = METRICS.get_or_init(|| {
@@ -126,10 +139,16 @@ impl ModelView {
                 .iter()
                 .map(|(name, kind)| FeatureView { name, kind: *kind })
                 .collect(),
-            decision: Decision {
-                threshold: schema.threshold,
-                novelty_threshold: schema.novelty_threshold,
-            },
+            profile,
+            decision: schema.profiles.of(profile),
+            profiles: Profile::ALL
+                .into_iter()
+                .map(|name| ProfileView {
+                    name,
+                    thresholds: schema.profiles.of(name),
+                    validation: metrics["profiles"][name.as_str()]["validation"].clone(),
+                })
+                .collect(),
             validation: serde_json::json!({
                 "random_split": metrics["random_split"]["classifier_or_novelty"],
                 "heldout": {
@@ -153,9 +172,9 @@ impl ModelView {
 /// The compact form of a predict answer (`Accept: text/csv`): one line per record, in
 /// order, for machines that want the verdicts and nothing else.
 pub const PREDICTIONS_CSV_HEADER: &str =
-    "index,is_threat,category,severity,score,novelty,alert_id,alert_error\n";
+    "index,is_threat,profile,category,severity,score,novelty,alert_id,alert_error\n";
 /// The compact form as the contract shows it (a test holds it to what `to_csv` writes).
-pub const PREDICTIONS_CSV_EXAMPLE: &str = "index,is_threat,category,severity,score,novelty,alert_id,alert_error\n0,false,normal,,0.0012,0.31,,\n1,true,dos,critical,1,1.24,01M8S4F4PR5B9J7F21PDMQ3T5M,\n";
+pub const PREDICTIONS_CSV_EXAMPLE: &str = "index,is_threat,profile,category,severity,score,novelty,alert_id,alert_error\n0,false,balanced,normal,,0.0012,0.31,,\n1,true,balanced,dos,critical,1,1.24,01M8S4F4PR5B9J7F21PDMQ3T5M,\n";
 
 /// [`PREDICTIONS_CSV_EXAMPLE`] for the OpenAPI document.
 pub fn predictions_csv_example() -> serde_json::Value {
@@ -172,9 +191,10 @@ impl PredictResponse {
         for p in &self.predictions {
             let _ = writeln!(
                 out,
-                "{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{}",
                 p.index,
                 p.is_threat,
+                p.profile,
                 p.category,
                 p.severity.unwrap_or(""),
                 p.score,

@@ -1,5 +1,5 @@
 use super::{
-    AlertStatus, Category, Endpoint, Grouping, ModelRef, Severity, Username, ValueSummary,
+    AlertStatus, Category, Endpoint, Evidence, Grouping, ModelRef, Severity, Username, ValueSummary,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -76,6 +76,11 @@ pub struct Alert {
     pub summary: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<ModelRef>,
+    /// When the model raised the alert: the first and the latest record it grouped,
+    /// each with its scores and why it was a threat. Two records however many it
+    /// groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
     /// The campaign key: threats with the same key inside the dedup window are one
     /// attack and aggregate here (see `domain::campaign` for what each category is
     /// grouped by).
@@ -201,6 +206,7 @@ impl Alert {
             sensor: threat.sensor,
             summary: threat.summary,
             model: threat.model,
+            evidence: None,
             dedup_key,
             count: 1,
             sources,
@@ -236,6 +242,11 @@ impl Alert {
     /// Workflow state (status, assignee, history) stays as the analysts left it.
     pub fn absorb(&mut self, repeat: &Alert, now: DateTime<Utc>) {
         self.sources.merge(&repeat.sources);
+        match (self.evidence.as_mut(), repeat.evidence.as_ref()) {
+            (Some(mine), Some(theirs)) => mine.merge(theirs),
+            (None, Some(theirs)) => self.evidence = Some(theirs.clone()),
+            _ => {}
+        }
         merge_into(&mut self.targets, repeat.targets.as_ref());
         merge_into(&mut self.ports, repeat.ports.as_ref());
         self.take_in(

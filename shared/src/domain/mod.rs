@@ -45,9 +45,12 @@ mod attack;
 mod campaign;
 mod category;
 mod endpoint;
+mod evidence;
 mod field_error;
 mod model;
+mod nsl_kdd;
 mod password;
+mod profile;
 mod role;
 mod severity;
 pub mod sketch;
@@ -66,9 +69,12 @@ pub use attack::{Attack, AttackEntry, attack_ids};
 pub use campaign::Grouping;
 pub use category::Category;
 pub use endpoint::Endpoint;
+pub use evidence::{Contribution, Evidence, FeatureValue, SIGHTING_MAX_BYTES, Sighting};
 pub use field_error::FieldError;
 pub use model::{Model, ModelRef};
+pub use nsl_kdd::{FEATURES, FeatureKind};
 pub use password::Password;
+pub use profile::Profile;
 pub use role::Role;
 pub use severity::Severity;
 pub use sketch::ValueSummary;
@@ -115,6 +121,9 @@ mod tests {
             assert_eq!(serde_name(v), v.as_str());
         }
         for v in AlertEvent::ALL {
+            assert_eq!(serde_name(v), v.as_str());
+        }
+        for v in Profile::ALL {
             assert_eq!(serde_name(v), v.as_str());
         }
         assert_eq!(

@@ -4,6 +4,7 @@
 mod body;
 mod client_addr;
 mod cors;
+mod csv;
 mod error;
 mod guard;
 pub mod idempotency;
@@ -15,6 +16,7 @@ pub use body::{
 };
 pub use client_addr::ClientAddr;
 pub use cors::cors_layer;
+pub use csv::{accepts_csv, csv_response};
 pub use error::{ApiError, FieldError, Problem, error_chain};
 pub use guard::{Authenticator, Caller};
 pub use request_span::request_span;

@@ -10,7 +10,7 @@ use crate::{
 use axum::{
     Json,
     extract::{RawQuery, State},
-    http::{HeaderMap, header},
+    http::HeaderMap,
     response::{IntoResponse, Response},
 };
 
@@ -51,11 +51,7 @@ pub async fn get_report(
     let counters = state.alerts.counters(q.from, q.to).await?;
     let report = build_report(q.from, q.to, q.bucket, &q.filter, &counters);
     if q.csv {
-        Ok((
-            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-            report.to_csv(),
-        )
-            .into_response())
+        Ok(crate::http::csv_response(report.to_csv()))
     } else {
         Ok(Json(report).into_response())
     }

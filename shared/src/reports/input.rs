@@ -3,7 +3,7 @@
 
 use super::{MAX_DAYS, ReportFilter};
 use crate::http::{ApiError, FieldError, Validation, query};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use chrono::{DateTime, Duration, Utc};
 
 /// `period`: a frame back from `to`.
@@ -59,10 +59,7 @@ pub(super) fn parse_query(raw: Option<&str>, headers: &HeaderMap) -> Result<Repo
     let (mut from, mut to, mut period) = (None, None, None);
     let mut bucket = None;
     let mut filter = ReportFilter::default();
-    let mut csv = headers
-        .get(header::ACCEPT)
-        .and_then(|a| a.to_str().ok())
-        .is_some_and(|a| a.contains("text/csv"));
+    let mut csv = crate::http::accepts_csv(headers);
     for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
         let field = |m: String| FieldError::new(key.to_string(), m);
         match key.as_ref() {

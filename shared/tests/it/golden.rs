@@ -175,7 +175,11 @@ fn the_bundled_schema_describes_the_bundled_model() {
     let schema = detector.schema();
     assert_eq!(schema.classes, ["normal", "dos", "probe", "r2l", "u2r"]);
     assert_eq!(schema.feature_count, detector.encoder().width());
-    assert!((0.0..=1.0).contains(&schema.threshold));
+    for profile in vigil::domain::Profile::ALL {
+        let at = schema.profiles.of(profile);
+        assert!((0.0..=1.0).contains(&at.threshold), "{profile}");
+        assert!(at.novelty_threshold.is_none_or(|t| t > 0.0), "{profile}");
+    }
     // The sha256 in the schema is the bundled model's: the two files travel together.
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(vigil::detect::BUNDLED_MODEL);
@@ -185,4 +189,43 @@ fn the_bundled_schema_describes_the_bundled_model() {
         vigil::detect::BUNDLED_MODEL.len() < 5 * 1024 * 1024,
         "model under 5 MB"
     );
+}
+
+#[test]
+fn a_stricter_profile_flags_a_subset_of_what_a_looser_one_does() {
+    use vigil::domain::Profile;
+    let golden = golden();
+    let records: Vec<ConnectionRecord> = valid_cases(&golden).into_iter().map(|(r, _)| r).collect();
+    let threats = |profile: Profile| -> Vec<bool> {
+        let detector = Detector::bundled().unwrap().with_profile(profile);
+        assert_eq!(detector.profile(), profile);
+        detector
+            .predict(&records)
+            .unwrap()
+            .iter()
+            .map(|p| p.is_threat)
+            .collect()
+    };
+    let (strict, balanced, sensitive) = (
+        threats(Profile::Strict),
+        threats(Profile::Balanced),
+        threats(Profile::Sensitive),
+    );
+    let count = |v: &[bool]| v.iter().filter(|t| **t).count();
+    for i in 0..records.len() {
+        assert!(
+            !strict[i] || balanced[i],
+            "case {i}: strict flags, balanced not"
+        );
+        assert!(
+            !balanced[i] || sensitive[i],
+            "case {i}: balanced flags, sensitive not"
+        );
+    }
+    assert!(
+        count(&strict) < count(&sensitive),
+        "the profiles differ on the golden set"
+    );
+    // The default is balanced, as the config's default is.
+    assert_eq!(Detector::bundled().unwrap().profile(), Profile::Balanced);
 }

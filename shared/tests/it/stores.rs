@@ -6,7 +6,8 @@ use chrono::{DateTime, Duration as TimeDelta, TimeZone, Utc};
 use std::{net::IpAddr, sync::Arc, time::Duration};
 use vigil::{
     domain::{
-        Alert, AlertId, AlertStatus, Category, Endpoint, Role, Severity, Threat, User, Username,
+        Alert, AlertId, AlertStatus, Category, Contribution, Endpoint, Evidence, FeatureValue,
+        Profile, Role, Severity, Sighting, Threat, User, Username,
     },
     live::{CONNECTION_TTL, Connection, ConnectionId, Filters, TICKET_TTL, Ticket, TicketGrant},
     store::{
@@ -61,6 +62,7 @@ conformance!(
     alerts_page_without_gaps_or_repeats,
     alerts_filter_by_time_range,
     detections_aggregate_repeats_inside_the_window,
+    a_repeat_moves_the_latest_evidence_and_keeps_the_first,
     detections_never_aggregate_into_closed_alerts,
     workflow_updates_leave_counters_alone,
     report_counters_equal_a_recount,
@@ -481,6 +483,54 @@ async fn detections_aggregate_repeats_inside_the_window(stores: Stores) {
         .unwrap();
     assert!(later.created);
     assert_ne!(later.alert.id, first.alert.id);
+}
+
+fn sighted_at(at: DateTime<Utc>, record: &str) -> Alert {
+    let mut alert = detection_at(at, Severity::High);
+    alert.evidence = Some(Evidence::of(Sighting {
+        seen_at: at,
+        record: record.into(),
+        score: 0.99,
+        novelty: 0.4,
+        profile: Profile::Balanced,
+        explanation: vec![Contribution {
+            feature: "serror_rate".into(),
+            value: FeatureValue::Number(1.0),
+            contribution: 2.5,
+        }],
+    }));
+    alert
+}
+
+async fn a_repeat_moves_the_latest_evidence_and_keeps_the_first(stores: Stores) {
+    // Given an alert opened with its first record as evidence
+    let t0 = base_time();
+    let first = stores
+        .alerts
+        .record_detection(&sighted_at(t0, "first"), WINDOW)
+        .await
+        .unwrap();
+
+    // When repeats arrive, the last of them out of order
+    for (minutes, record) in [(5, "second"), (9, "third"), (7, "late")] {
+        stores
+            .alerts
+            .record_detection(
+                &sighted_at(t0 + TimeDelta::minutes(minutes), record),
+                WINDOW,
+            )
+            .await
+            .unwrap();
+    }
+
+    // Then the stored alert holds the first and the latest seen, nothing more
+    let stored = stores.alerts.get(first.alert.id).await.unwrap().unwrap();
+    assert_eq!(stored.count, 4);
+    let evidence = stored.evidence.unwrap();
+    assert_eq!(evidence.first.record, "first");
+    assert_eq!(evidence.latest.record, "third");
+    assert_eq!(evidence.latest.seen_at, t0 + TimeDelta::minutes(9));
+    assert_eq!(evidence.latest.explanation[0].feature, "serror_rate");
 }
 
 async fn detections_never_aggregate_into_closed_alerts(stores: Stores) {

@@ -259,6 +259,15 @@ impl TestApp {
             .unwrap()
     }
 
+    pub async fn feedback(&self, token: &str, query: &str) -> Response {
+        self.client
+            .get(self.url(&format!("/feedback?{query}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn report(&self, token: &str, query: &str) -> Response {
         self.client
             .get(self.url(&format!("/reports?{query}")))

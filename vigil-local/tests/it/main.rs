@@ -7,6 +7,7 @@ mod common;
 mod alerts;
 mod auth;
 mod cors;
+mod feedback;
 mod init;
 mod live;
 mod notify;

@@ -425,7 +425,19 @@ async fn the_model_is_inspectable_by_any_role() {
         model["features"][1],
         json!({"name": "protocol_type", "kind": "categorical"})
     );
-    assert_eq!(model["decision"]["threshold"], 0.5);
+    // At the deployment's profile, with every profile's thresholds and figures
+    assert_eq!(model["profile"], "balanced");
+    let profiles = model["profiles"].as_array().unwrap();
+    let names: Vec<&str> = profiles
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["strict", "balanced", "sensitive"]);
+    assert_eq!(model["decision"]["threshold"], profiles[1]["threshold"]);
+    assert_eq!(
+        model["decision"]["novelty_threshold"],
+        profiles[1]["novelty_threshold"]
+    );
     assert!(
         model["validation"]["random_split"]["accuracy"]
             .as_f64()
@@ -465,6 +477,9 @@ async fn every_threat_says_why_and_a_normal_record_says_nothing() {
         "{}",
         predictions[0]
     );
+    // Each verdict names the profile that decided it
+    assert_eq!(body["profile"], "balanced");
+    assert!(predictions.iter().all(|p| p["profile"] == "balanced"));
     let why = predictions[1]["explanation"].as_array().unwrap();
     assert_eq!(why.len(), 3, "{why:?}");
     let names: Vec<&str> = vigil::detect::FEATURES.iter().map(|(n, _)| *n).collect();
@@ -532,10 +547,11 @@ async fn machines_can_ask_for_the_compact_csv_answer() {
     for (i, line) in lines[1..].iter().enumerate() {
         let cells: Vec<&str> = line.split(',').collect();
         let p = &json_answer["predictions"][i];
-        assert_eq!(cells.len(), 8, "{line}");
+        assert_eq!(cells.len(), 9, "{line}");
         assert_eq!(cells[0], i.to_string());
         assert_eq!(cells[1], p["is_threat"].to_string());
-        assert_eq!(cells[2], p["category"].as_str().unwrap());
-        assert_eq!(cells[3], p["severity"].as_str().unwrap_or(""));
+        assert_eq!(cells[2], p["profile"].as_str().unwrap());
+        assert_eq!(cells[3], p["category"].as_str().unwrap());
+        assert_eq!(cells[4], p["severity"].as_str().unwrap_or(""));
     }
 }

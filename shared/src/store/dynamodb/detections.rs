@@ -19,7 +19,7 @@ use super::{
     counters::{SHARDS, any_shard},
     idempotency::{marker_from, marker_key},
     items::{alert_from, alert_key, item_size, pointer_key, summaries, summary_value},
-    n, s,
+    n, s, to_attribute,
 };
 use crate::{
     domain::{Alert, AlertId},
@@ -409,6 +409,12 @@ impl DynamoAlertStore {
             "SET #count = :count, last_seen = :last_seen, #severity = :severity, \
              score = :score, updated_at = :updated_at",
         );
+        // The evidence moves with the repeat (its latest record); written whole, as it
+        // is small and bounded.
+        if let Some(evidence) = &merged.evidence {
+            update = update.expression_attribute_values(":evidence", to_attribute(evidence)?);
+            set.push_str(", evidence = :evidence");
+        }
         for (name, summary) in summaries(merged) {
             if let Some(summary) = summary {
                 update = update

@@ -72,10 +72,13 @@ const SUMMARIES: [&str; 3] = ["sources", "targets", "ports"];
 
 /// The largest an alert item can be: its text fields are bounded at the edge (summary
 /// 1,000 characters, sensor 128, service 64, protocol 16, so ≤ 8 KB with keys and
-/// numbers), three summaries of at most [`sketch::MAX_ENCODED_BYTES`], and the history
-/// the alert keeps ([`crate::domain::HISTORY_KEPT_BYTES`]).
-pub const ALERT_MAX_BYTES: usize =
-    8 * 1024 + 3 * sketch::MAX_ENCODED_BYTES + crate::domain::HISTORY_KEPT_BYTES;
+/// numbers), three summaries of at most [`sketch::MAX_ENCODED_BYTES`], the history
+/// the alert keeps ([`crate::domain::HISTORY_KEPT_BYTES`]) and its evidence (two
+/// records, [`crate::domain::SIGHTING_MAX_BYTES`] each).
+pub const ALERT_MAX_BYTES: usize = 8 * 1024
+    + 3 * sketch::MAX_ENCODED_BYTES
+    + crate::domain::HISTORY_KEPT_BYTES
+    + 2 * crate::domain::SIGHTING_MAX_BYTES;
 /// A history item: one entry, whose note is at most 2,000 characters (8,000 bytes).
 pub const HISTORY_MAX_BYTES: usize = 9 * 1024;
 /// A counter shard: at most 100 cells × 6 counters, and 5 categories of top sources.

@@ -14,8 +14,9 @@
 //! `by-severity` (`severity`, `id`) and `by-category` (`category`, `id`). Items that are
 //! not alerts lack those attributes and stay out of the indexes (sparse indexes).
 //! - alert: ≤ [`items::ALERT_MAX_BYTES`]: bounded text fields, three value summaries
-//!   (≤ 13.3 KB each, a few bytes while small) and the newest history entries
-//!   (≤ 50 and ≤ 16 KiB, see `domain::HISTORY_KEPT`).
+//!   (≤ 13.3 KB each, a few bytes while small), the newest history entries
+//!   (≤ 50 and ≤ 16 KiB, see `domain::HISTORY_KEPT`) and the evidence (the first and
+//!   the latest record, ≤ 2.3 KB each).
 //! - history: `pk = HISTORY#<ulid>#<seq, 10 digits>`, one entry moved off its alert by
 //!   that bound, written in the same transaction. ≤ 9 KB (a 2,000-character note).
 //! - dedup pointer: `pk = DEDUP#<campaign key>`, `alert_id` (the alert repeats
@@ -102,6 +103,10 @@ fn n(value: impl ToString) -> AttributeValue {
 
 fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, StoreError> {
     serde_dynamo::to_item(value).map_err(|e| StoreError::Other(Box::new(e)))
+}
+
+fn to_attribute<T: serde::Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::Other(Box::new(e)))
 }
 
 fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError> {
