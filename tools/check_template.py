@@ -4,7 +4,7 @@ stack. Run by tools/test.sh; exits non-zero naming each check that fails.
 - A login flood cannot starve the sensors: login and predict have route throttles of
   their own (apart from the stage-wide default), and predict reserves concurrency.
 - Every route a function serves is a route of the API (and the other way round is
-  cfn-lint's job).
+  cfn-lint's job), and every operation of openapi.json is served by a function.
 - Notifications SNS refuses are held whole: notify has a retry queue, consumes it, and
   may send to it.
 - Live alerts: a WebSocket API with $connect, $disconnect and subscribe routed to the
@@ -12,6 +12,8 @@ stack. Run by tools/test.sh; exits non-zero naming each check that fails.
   its items, a ticket route, and the live function (not notify) pushing from the stream.
 """
 
+import json
+import pathlib
 import sys
 
 from cfnlint.decode import cfn_yaml
@@ -43,6 +45,19 @@ for name, resource in resources.items():
             served.add(f"{event['Properties']['Method']} {event['Properties']['Path']}")
 for route in routes:
     check(route in served, f"throttled route {route!r} is served by a function")
+
+# Every operation of the contract is a route of the API: a route added to the code
+# and to openapi.json but not to the template would answer 404 only in AWS. (The
+# documents and the console are vigil-local's own.)
+contract = json.loads((pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "template.yaml").parent / "openapi.json").read_text())
+local_only = {"/openapi.json", "/asyncapi.json", "/console"}
+for path, operations in contract["paths"].items():
+    if path in local_only:
+        continue
+    for method in operations:
+        if method in {"get", "post", "put", "delete", "patch"}:
+            route = f"{method.upper()} {path}"
+            check(route in served, f"contract operation {route!r} is served by a function")
 
 predict = resources["PredictFunction"]["Properties"]
 check("ReservedConcurrentExecutions" in predict, "predict reserves concurrency")

@@ -35,6 +35,11 @@ async fn every_alerts_fixture_is_answered() {
     let (status, bulk) = serve_event(app(), &event("bulk.json", &id)).await;
     assert_eq!(status, 200, "{bulk}");
     assert_eq!(bulk["results"][0]["outcome"], "updated");
+
+    // The verdicts export (an alert made by hand has no evidence, so no records)
+    let (status, feedback) = serve_event(app(), &event("feedback.json", "")).await;
+    assert_eq!(status, 200, "{feedback}");
+    assert_eq!(feedback["items"], serde_json::json!([]));
 }
 
 #[tokio::test]
