@@ -37,6 +37,7 @@ NUMERIC_ORDER = [
 ALLOWED_OPS = {"MatMul", "Gemm", "Add", "Relu", "Softmax", "Sub", "Mul", "ReduceMin",
                "ReduceSum", "Sqrt", "Div", "Sigmoid"}
 
+PROFILE_NAMES = ["strict", "balanced", "sensitive"]
 failures = []
 
 
@@ -82,6 +83,17 @@ def main():
     check(F == 38 + sum(len(c["values"]) + 1 for c in schema["categorical"]), f"feature_count {F} consistent")
     check(schema["classes"] == ["normal", "dos", "probe", "r2l", "u2r"], "class order")
     check(schema["model"]["sha256"] == hashlib.sha256(raw).hexdigest(), "model sha256 matches vigil.onnx")
+    check("threshold" not in schema and "novelty_threshold" not in schema,
+          "no top-level threshold / novelty_threshold (replaced by profiles)")
+    prof = schema.get("profiles", {})
+    check(isinstance(prof, dict) and list(prof) == PROFILE_NAMES, f"profiles {list(prof)} == {PROFILE_NAMES}")
+
+    def valid_profile(p):
+        t, n = p.get("threshold"), p.get("novelty_threshold", "missing")
+        return (set(p) == {"threshold", "novelty_threshold"} and isinstance(t, (int, float)) and 0 < t <= 1
+                and (n is None or (isinstance(n, (int, float)) and n > 0)))
+    check(all(valid_profile(prof.get(k, {})) for k in PROFILE_NAMES),
+          "every profile has threshold in (0, 1] and novelty_threshold > 0 or null")
 
     print("preprocessing re-implemented from the schema alone")
     Xs = np.stack([preprocess(schema, c["record"]) for c in golden["cases"]])
@@ -133,6 +145,15 @@ def main():
     en = float((np.abs(Nr[:, 0] - Ng) / np.maximum(1.0, np.abs(Ng))).max())
     check(ep <= tol, f"golden class_probabilities reproduced (max abs diff {ep:.3g} <= {tol})")
     check(en <= tol, f"golden novelty reproduced (max rel diff {en:.3g} <= {tol})")
+
+    print("profiles (threat = 1 - P(normal) >= threshold OR novelty >= novelty_threshold)")
+    for name in PROFILE_NAMES:
+        p = schema["profiles"][name]
+        t, n = float(p["threshold"]), p["novelty_threshold"]
+        flag = (1 - Pr[:, 0]) >= t
+        if n is not None:
+            flag |= Nr[:, 0] >= float(n)
+        print(f"  {name:9s} threshold {t:g}, novelty_threshold {n}: {int(flag.sum())}/{len(flag)} golden cases flagged")
 
     print(f"{len(failures)} failed" if failures else "all checks passed")
     sys.exit(1 if failures else 0)
