@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Single-threaded onnxruntime throughput of vigil.onnx, for comparison with
 the Rust/tract benchmark. Inputs are the (synthetic) golden-vector features,
-tiled to the batch size.
+tiled to the batch size, in the served (gather) form.
 
     python model/bench_onnxruntime.py [--dir model/] [--seconds 2]
 """
@@ -9,6 +9,7 @@ import argparse
 import json
 import math
 import os
+import sys
 import time
 
 import numpy as np
@@ -23,20 +24,24 @@ def main():
     a = ap.parse_args()
     golden = json.load(open(os.path.join(a.dir, "golden_vectors.json")))
     X = np.array([c["features"] for c in golden["cases"]], dtype=np.float32)
+    schema = json.load(open(os.path.join(a.dir, "feature_schema.json")))
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import gather as G
 
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     sess = ort.InferenceSession(os.path.join(a.dir, "vigil.onnx"), so, providers=["CPUExecutionProvider"])
-    print(f"onnxruntime {ort.__version__}, 1 thread, features [N, {X.shape[1]}]")
+    print(f"onnxruntime {ort.__version__}, 1 thread, gather form (numeric [N, 38], categories [N, 3])")
     for b in [int(x) for x in a.batches.split(",")]:
         xb = np.ascontiguousarray(np.tile(X, (math.ceil(b / len(X)), 1))[:b])
+        feeds = G.served_inputs(schema, xb)
         for _ in range(3):
-            sess.run(None, {"features": xb})
+            sess.run(None, feeds)
         n, calls, t0 = 0, 0, time.perf_counter()
         while True:
-            sess.run(None, {"features": xb})
+            sess.run(None, feeds)
             n += b
             calls += 1
             el = time.perf_counter() - t0

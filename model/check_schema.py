@@ -35,7 +35,7 @@ NUMERIC_ORDER = [
     "dst_host_srv_serror_rate", "dst_host_rerror_rate", "dst_host_srv_rerror_rate",
 ]
 ALLOWED_OPS = {"MatMul", "Gemm", "Add", "Relu", "Softmax", "Sub", "Mul", "ReduceMin",
-               "ReduceSum", "Sqrt", "Div", "Sigmoid"}
+               "ReduceSum", "Sqrt", "Div", "Sigmoid", "Gather", "Split"}
 
 PROFILE_NAMES = ["strict", "balanced", "sensitive"]
 failures = []
@@ -121,7 +121,15 @@ def main():
     def sig(vi):
         t = vi.type.tensor_type
         return vi.name, t.elem_type, [d.dim_param or d.dim_value for d in t.shape.dim]
-    check([sig(i) for i in m.graph.input] == [("features", 1, ["N", F])], f"input features float32[N,{F}]")
+    n_num = len(schema["numeric"])
+    check([sig(i) for i in m.graph.input] == [("numeric", 1, ["N", n_num]), ("categories", 7, ["N", 3])],
+          f"inputs numeric float32[N,{n_num}], categories int64[N,3] (the gather form, model/gather.py)")
+    check(schema["inputs"] == {"numeric": "numeric", "categories": "categories"}
+          and schema["outputs"].get("logits") == "logits", "schema names the inputs and the logits")
+    check("logits" in {n.output[0] for n in m.graph.node}, "the graph has a value named logits")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import gather as G
+    feeds = lambda X: G.served_inputs(schema, X)  # noqa: E731
     check([sig(o) for o in m.graph.output] == [("class_probabilities", 1, ["N", 5]), ("novelty", 1, ["N", 1])],
           "outputs class_probabilities float32[N,5], novelty float32[N,1]")
 
@@ -130,17 +138,17 @@ def main():
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     sess = ort.InferenceSession(raw, so, providers=["CPUExecutionProvider"])
-    P1, N1 = sess.run(None, {"features": Xg[:1]})
+    P1, N1 = sess.run(None, feeds(Xg[:1]))
     check(P1.shape == (1, 5) and N1.shape == (1, 1) and P1.dtype == np.float32, "batch 1 shapes/dtype")
     X1000 = np.tile(Xg, (math.ceil(1000 / len(Xg)), 1))[:1000]
-    P, N = sess.run(None, {"features": X1000})
+    P, N = sess.run(None, feeds(X1000))
     check(P.shape == (1000, 5) and N.shape == (1000, 1), "batch 1000 shapes")
     check(float(np.abs(P.sum(1) - 1).max()) < 1e-5, "probabilities sum to 1")
     check(np.allclose(P1, P[:1], atol=1e-6) and np.allclose(N1, N[:1], rtol=1e-5, atol=1e-6),
           "batch 1 == batch 1000 row 0")
     Pg = np.array([c["class_probabilities"] for c in golden["cases"]], dtype=np.float32)
     Ng = np.array([c["novelty"] for c in golden["cases"]], dtype=np.float32)
-    Pr, Nr = sess.run(None, {"features": Xs})
+    Pr, Nr = sess.run(None, feeds(Xs))
     ep = float(np.abs(Pr - Pg).max())
     en = float((np.abs(Nr[:, 0] - Ng) / np.maximum(1.0, np.abs(Ng))).max())
     check(ep <= tol, f"golden class_probabilities reproduced (max abs diff {ep:.3g} <= {tol})")

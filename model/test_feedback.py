@@ -158,7 +158,8 @@ def main():
         X = V.transform(schema, fbds)
         sess = ort.InferenceSession(open(os.path.join(out, "vigil.onnx"), "rb").read(),
                                     providers=["CPUExecutionProvider"])
-        P, N = sess.run(None, {"features": X})
+        import gather as G
+        P, N = sess.run(None, G.served_inputs(schema, X))
         bp = schema["profiles"]["balanced"]
         flag = V.decide(1 - P[:, 0], N[:, 0], bp["threshold"], bp["novelty_threshold"])
         agree = float((flag == (fbds.labels != "normal")).mean())

@@ -120,14 +120,14 @@ fn bench(c: &mut Criterion) {
                 |b, parsed| b.iter(|| black_box(all_cores.predict(parsed).unwrap())),
             );
         }
-        let mut encoded = Vec::new();
+        let mut encoded = vigil::detect::Encoded::default();
         group.bench_with_input(
             BenchmarkId::new("features_only", n),
             &parsed,
             |b, parsed| {
                 b.iter(|| {
                     detector.encoder().encode(parsed, &mut encoded);
-                    black_box(encoded.len())
+                    black_box(encoded.numeric.len())
                 })
             },
         );

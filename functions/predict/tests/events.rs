@@ -87,7 +87,13 @@ async fn the_lambda_binary_scores_the_fixture_and_writes_metrics_for_its_stage()
         (0.0..=1.0).contains(&emf["MeanScore"].as_f64().unwrap()),
         "{emf}"
     );
-    assert_eq!(emf["ModelVersion"], "1.0.0");
+    assert_eq!(
+        emf["ModelVersion"],
+        vigil::detect::FeatureSchema::bundled()
+            .unwrap()
+            .model
+            .version
+    );
     assert_eq!(emf["Stage"], "ci");
     assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Vigil");
     assert_eq!(

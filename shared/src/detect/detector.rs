@@ -3,7 +3,7 @@
 //! large batch across the cores the process has.
 
 use super::{
-    features::FeatureEncoder,
+    features::{CATEGORIES, Encoded, FeatureEncoder},
     prediction::{CLASS_COUNT, Prediction},
     record::ConnectionRecord,
     schema::{FeatureSchema, Thresholds},
@@ -62,16 +62,20 @@ impl Detector {
         let mut model = tract_onnx::onnx()
             .model_for_read(&mut &onnx[..])
             .map_err(load)?;
+        // The logits, not the graph's softmax: tract runs its softmax kernel once per
+        // 5-wide row, a quarter of the model's time; five exponentials in Rust cost
+        // next to nothing (`softmax` below).
         model
             .select_outputs_by_name([
-                schema.outputs.class_probabilities.as_str(),
+                schema.outputs.logits.as_str(),
                 schema.outputs.novelty.as_str(),
             ])
             .map_err(load)?;
+        let width = encoder.numeric_width();
         Ok(Self {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            chunk_plan: plan(model.clone(), encoder.width(), Some(CHUNK_ROWS))?,
-            any_plan: plan(model, encoder.width(), None)?,
+            chunk_plan: plan(model.clone(), width, Some(CHUNK_ROWS))?,
+            any_plan: plan(model, width, None)?,
             encoder,
             profile: Profile::default(),
             thresholds: schema.profiles.of(Profile::default()),
@@ -153,7 +157,7 @@ impl Detector {
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        let mut features = Vec::new();
+        let mut features = Encoded::default();
         self.encoder.encode(records, &mut features);
         let raw = self.run(&features, records.len())?;
         Ok(raw
@@ -164,34 +168,40 @@ impl Detector {
             .collect())
     }
 
-    /// Runs encoded features `[n, width]` through the model; per row, the class
-    /// probabilities and the novelty score.
+    /// Runs encoded records through the model; per row, the class probabilities and
+    /// the novelty score.
     pub fn run(
         &self,
-        features: &[f32],
+        features: &Encoded,
         n: usize,
     ) -> Result<Vec<([f32; CLASS_COUNT], f32)>, DetectError> {
-        let width = self.encoder.width();
-        if features.len() != n * width {
+        let width = self.encoder.numeric_width();
+        if features.numeric.len() != n * width || features.categories.len() != n * CATEGORIES {
             return Err(DetectError::Inference(format!(
-                "{} features for {n} records of width {width}",
-                features.len()
+                "{} numeric and {} categorical inputs for {n} records",
+                features.numeric.len(),
+                features.categories.len()
             )));
         }
         let mut rows = Vec::with_capacity(n);
-        for chunk in features.chunks(CHUNK_ROWS * width) {
-            let plan = if chunk.len() == CHUNK_ROWS * width {
+        for (numeric, categories) in features
+            .numeric
+            .chunks(CHUNK_ROWS * width)
+            .zip(features.categories.chunks(CHUNK_ROWS * CATEGORIES))
+        {
+            let plan = if numeric.len() == CHUNK_ROWS * width {
                 &self.chunk_plan
             } else {
                 &self.any_plan
             };
-            run_plan(plan, chunk, width, &mut rows)?;
+            run_plan(plan, numeric, categories, width, &mut rows)?;
         }
         Ok(rows)
     }
 }
 
-/// The optimised, runnable `model` for `[batch, width]` inputs (`None`: any batch).
+/// The optimised, runnable `model` for `[batch, width]` numeric inputs and `[batch,
+/// 3]` categorical slots (`None`: any batch).
 fn plan(
     mut model: InferenceModel,
     width: usize,
@@ -203,7 +213,8 @@ fn plan(
         None => model.symbols.sym("N").to_dim(),
     };
     model
-        .set_input_fact(0, f32::fact([batch, width.to_dim()]).into())
+        .set_input_fact(0, f32::fact([batch.clone(), width.to_dim()]).into())
+        .and_then(|_| model.set_input_fact(1, i64::fact([batch, CATEGORIES.to_dim()]).into()))
         .map_err(load)?;
     model
         .into_optimized()
@@ -211,41 +222,53 @@ fn plan(
         .map_err(load)
 }
 
-/// Runs `features` (whole rows of `width`) through `plan`, appending a result per row.
+/// Runs one chunk (whole rows) through `plan`, appending a result per row.
 fn run_plan(
     plan: &Arc<TypedRunnableModel>,
-    features: &[f32],
+    numeric: &[f32],
+    categories: &[i64],
     width: usize,
     rows: &mut Vec<([f32; CLASS_COUNT], f32)>,
 ) -> Result<(), DetectError> {
     let infer = |e: TractError| DetectError::Inference(format!("{e:#}"));
-    let n = features.len() / width;
-    let input = Tensor::from_shape(&[n, width], features).map_err(infer)?;
-    let outputs = plan.run(tvec!(input.into())).map_err(infer)?;
-    let probabilities = outputs[0].to_plain_array_view::<f32>().map_err(infer)?;
+    let n = numeric.len() / width;
+    let numeric = Tensor::from_shape(&[n, width], numeric).map_err(infer)?;
+    let categories = Tensor::from_shape(&[n, CATEGORIES], categories).map_err(infer)?;
+    let outputs = plan
+        .run(tvec!(numeric.into(), categories.into()))
+        .map_err(infer)?;
+    let logits = outputs[0].to_plain_array_view::<f32>().map_err(infer)?;
     let novelty = outputs[1].to_plain_array_view::<f32>().map_err(infer)?;
-    let probabilities = probabilities
+    let logits = logits
         .as_slice()
-        .ok_or_else(|| DetectError::Inference("probabilities are not contiguous".into()))?;
+        .ok_or_else(|| DetectError::Inference("logits are not contiguous".into()))?;
     let novelty = novelty
         .as_slice()
         .ok_or_else(|| DetectError::Inference("novelty is not contiguous".into()))?;
-    if probabilities.len() != n * CLASS_COUNT || novelty.len() != n {
+    if logits.len() != n * CLASS_COUNT || novelty.len() != n {
         return Err(DetectError::Inference(format!(
             "unexpected output sizes {} and {} for {n} records",
-            probabilities.len(),
+            logits.len(),
             novelty.len()
         )));
     }
     rows.extend(
-        probabilities
+        logits
             .chunks_exact(CLASS_COUNT)
             .zip(novelty)
-            .map(|(p, nov)| {
-                let mut row = [0.0; CLASS_COUNT];
-                row.copy_from_slice(p);
-                (row, *nov)
-            }),
+            .map(|(z, nov)| (softmax(z), *nov)),
     );
     Ok(())
+}
+
+/// The graph's own softmax over one row of logits: `exp(z - max) / sum`, in f32 as
+/// onnxruntime computes it.
+fn softmax(z: &[f32]) -> [f32; CLASS_COUNT] {
+    let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut p = [0.0; CLASS_COUNT];
+    for (p, z) in p.iter_mut().zip(z) {
+        *p = (z - max).exp();
+    }
+    let sum: f32 = p.iter().sum();
+    p.map(|x| x / sum)
 }

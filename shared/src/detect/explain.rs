@@ -12,7 +12,7 @@
 //! flood's) are explained once. Measured cost: see the README ("Every threat says why").
 
 use super::{
-    Detector,
+    CATEGORIES, Detector, Encoded, Occlusion,
     prediction::{CLASS_COUNT, Prediction},
     record::{ConnectionRecord, FEATURES, FeatureKind},
 };
@@ -69,32 +69,44 @@ impl Detector {
         predictions: &[Prediction],
         threats: &[usize],
     ) -> Result<Vec<Vec<Contribution>>, super::DetectError> {
-        let width = self.encoder().width();
-        let slots = self.encoder().feature_slots();
+        let encoder = self.encoder();
+        let width = encoder.numeric_width();
+        let occlusions = encoder.occlusions();
         // Identical records are explained once; each distinct record, encoded once,
         // goes in with each feature at its baseline, all in one run.
-        let mut encoded = Vec::new();
-        let mut distinct: HashMap<Vec<u32>, usize> = HashMap::new();
+        let mut encoded = Encoded::default();
+        let mut distinct: HashMap<(Vec<u32>, [i64; CATEGORIES]), usize> = HashMap::new();
         let mut which: Vec<usize> = Vec::with_capacity(threats.len());
         let mut firsts: Vec<usize> = Vec::new();
-        let mut variants = Vec::new();
+        let mut variants = Encoded::default();
         for &i in threats {
-            self.encoder()
-                .encode(std::slice::from_ref(&records[i]), &mut encoded);
-            let key: Vec<u32> = encoded.iter().map(|f| f.to_bits()).collect();
+            encoder.encode(std::slice::from_ref(&records[i]), &mut encoded);
+            let mut categories = [0; CATEGORIES];
+            categories.copy_from_slice(&encoded.categories);
+            let key = (
+                encoded.numeric.iter().map(|f| f.to_bits()).collect(),
+                categories,
+            );
             let next = distinct.len();
             let d = *distinct.entry(key).or_insert_with(|| {
                 firsts.push(i);
-                for slot in &slots {
-                    let start = variants.len();
-                    variants.extend_from_slice(&encoded);
-                    variants[start + slot.start..start + slot.end].fill(0.0);
+                for occlusion in &occlusions {
+                    let (numeric, cats) = (variants.numeric.len(), variants.categories.len());
+                    variants.numeric.extend_from_slice(&encoded.numeric);
+                    variants.categories.extend_from_slice(&encoded.categories);
+                    match *occlusion {
+                        Occlusion::Numeric(f) => variants.numeric[numeric + f] = 0.0,
+                        Occlusion::Category(c) => {
+                            variants.categories[cats + c] = encoder.no_category()
+                        }
+                    }
                 }
                 next
             });
             which.push(d);
         }
-        debug_assert_eq!(variants.len(), firsts.len() * slots.len() * width);
+        let slots = &occlusions;
+        debug_assert_eq!(variants.numeric.len(), firsts.len() * slots.len() * width);
         let scored = self.run(&variants, firsts.len() * slots.len())?;
         let explanations: Vec<Vec<Contribution>> = firsts
             .iter()

@@ -1,13 +1,22 @@
-//! Turns parsed records into the model's input vectors, exactly as the training
-//! pipeline did (`model/train.py`): the numeric block (optional `log1p`, then
-//! standardised), then one-hot blocks for protocol, service and flag, each with a
-//! trailing "other" slot for values never seen in training.
+//! Turns parsed records into the model's inputs, exactly as the training pipeline
+//! preprocesses them (`model/train.py`): the numeric block (optional `log1p`, then
+//! standardised), and for protocol, service and flag each the slot of its one-hot
+//! block (a trailing "other" slot for values never seen in training).
+//!
+//! The model takes the one-hot blocks as slot indices, not as 85 mostly-zero floats
+//! (`model/gather.py`): its graph gathers the weight rows of the three slots a record
+//! has, which is the same sum as multiplying the one-hot vector, at a third of the
+//! work. `wide` gives the one-hot vector itself, the contract the golden vectors and
+//! `model/check_schema.py` hold training and serving to.
 
 use super::{
     record::{ConnectionRecord, FEATURES, FeatureKind},
     schema::{FeatureSchema, Transform},
 };
 use std::collections::HashMap;
+
+/// Categorical features a record has: protocol_type, service, flag.
+pub const CATEGORIES: usize = 3;
 
 #[derive(Debug, thiserror::Error)]
 #[error("the feature schema does not fit this build: {0}")]
@@ -24,17 +33,45 @@ struct NumericSlot {
 struct CategoricalBlock {
     /// 0 = protocol_type, 1 = service, 2 = flag.
     which: usize,
+    /// The block's first slot among all categorical slots.
     offset: usize,
     values: HashMap<String, usize>,
     /// Position of the "other" slot, relative to `offset`.
     other: usize,
 }
 
+/// A batch's model inputs: the numeric block `[n, numeric_width]`, and each record's
+/// three categorical slots `[n, 3]` (indexes among all the one-hot slots).
+#[derive(Debug, Default, Clone)]
+pub struct Encoded {
+    pub numeric: Vec<f32>,
+    pub categories: Vec<i64>,
+}
+
+impl Encoded {
+    pub fn clear(&mut self) {
+        self.numeric.clear();
+        self.categories.clear();
+    }
+}
+
+/// What blanking a feature means, for an explanation's occlusion: a numeric feature
+/// goes to 0 (its training mean, standardised), a categorical one to no slot at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Occlusion {
+    /// Index into the numeric block.
+    Numeric(usize),
+    /// Which of the three categorical features (0 = protocol_type, 1 = service,
+    /// 2 = flag).
+    Category(usize),
+}
+
 /// Precomputed from the schema once at start-up; `encode` allocates nothing per record.
 pub struct FeatureEncoder {
     numeric: Vec<NumericSlot>,
     categorical: Vec<CategoricalBlock>,
-    width: usize,
+    /// One-hot slots in all (the "no category" index is this one past the last).
+    slots: usize,
 }
 
 impl FeatureEncoder {
@@ -63,7 +100,7 @@ impl FeatureEncoder {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let mut offset = numeric.len();
+        let mut offset = 0;
         let mut categorical = Vec::new();
         for block in &schema.categorical {
             let which = ["protocol_type", "service", "flag"]
@@ -86,26 +123,46 @@ impl FeatureEncoder {
             });
             offset += block.values.len() + 1;
         }
-        if offset != schema.feature_count {
+        if numeric.len() + offset != schema.feature_count {
             return Err(SchemaMismatch(format!(
-                "the blocks add up to {offset} features, the schema says {}",
+                "the blocks add up to {} features, the schema says {}",
+                numeric.len() + offset,
                 schema.feature_count
             )));
         }
+        if categorical.len() != CATEGORIES {
+            return Err(SchemaMismatch(format!(
+                "{} categorical blocks, the model takes {CATEGORIES}",
+                categorical.len()
+            )));
+        }
+        categorical.sort_by_key(|b| b.which);
         Ok(Self {
             numeric,
             categorical,
-            width: offset,
+            slots: offset,
         })
     }
 
-    pub fn width(&self) -> usize {
-        self.width
+    /// Numeric features a record has (the width of the `numeric` input).
+    pub fn numeric_width(&self) -> usize {
+        self.numeric.len()
     }
 
-    /// Where each of the 41 features lands in the encoded vector, in [`FEATURES`]
-    /// order: one slot for a numeric feature, its one-hot block for a categorical.
-    pub fn feature_slots(&self) -> Vec<std::ops::Range<usize>> {
+    /// The width of the one-hot vector the schema describes (numeric block, then
+    /// every categorical slot): `feature_count`.
+    pub fn wide_width(&self) -> usize {
+        self.numeric.len() + self.slots
+    }
+
+    /// The slot index that stands for "no category" (an occluded categorical): the
+    /// model's table has a row of zeros there.
+    pub fn no_category(&self) -> i64 {
+        self.slots as i64
+    }
+
+    /// What blanking each of the 41 features means, in [`FEATURES`] order.
+    pub fn occlusions(&self) -> Vec<Occlusion> {
         let mut numeric_seen = 0;
         FEATURES
             .iter()
@@ -115,12 +172,7 @@ impl FeatureEncoder {
                         .iter()
                         .position(|n| n == name)
                         .expect("the three categorical features");
-                    let block = self
-                        .categorical
-                        .iter()
-                        .find(|b| b.which == which)
-                        .expect("a block per categorical feature");
-                    block.offset..block.offset + block.other + 1
+                    Occlusion::Category(which)
                 } else {
                     let source = numeric_seen;
                     numeric_seen += 1;
@@ -129,39 +181,65 @@ impl FeatureEncoder {
                         .iter()
                         .position(|s| s.source == source)
                         .expect("a slot per numeric feature");
-                    slot..slot + 1
+                    Occlusion::Numeric(slot)
                 }
             })
             .collect()
     }
 
-    /// Writes one record's features into `out` (exactly `width()` long).
-    pub fn encode_into(&self, record: &ConnectionRecord, out: &mut [f32]) {
-        debug_assert_eq!(out.len(), self.width);
-        for (slot, value) in self.numeric.iter().zip(out.iter_mut()) {
+    /// Writes one record's inputs: `numeric` (exactly `numeric_width()` long) and
+    /// `categories` (3 long).
+    pub fn encode_row(
+        &self,
+        record: &ConnectionRecord,
+        numeric: &mut [f32],
+        categories: &mut [i64],
+    ) {
+        debug_assert_eq!(numeric.len(), self.numeric.len());
+        for (slot, value) in self.numeric.iter().zip(numeric.iter_mut()) {
             let x = record.numeric[slot.source].max(0.0);
             let t = if slot.log1p { x.ln_1p() } else { x };
             // f64 like numpy in training, so both sides round once, at the end.
             *value = ((t - slot.mean) / slot.std) as f32;
         }
-        out[self.numeric.len()..].fill(0.0);
-        for block in &self.categorical {
+        for (block, category) in self.categorical.iter().zip(categories.iter_mut()) {
             let value = match block.which {
                 0 => &record.protocol_type,
                 1 => &record.service,
                 _ => &record.flag,
             };
             let position = block.values.get(value).copied().unwrap_or(block.other);
-            out[block.offset + position] = 1.0;
+            *category = (block.offset + position) as i64;
         }
     }
 
-    /// Encodes a batch into one row-major `[records, width]` buffer.
-    pub fn encode(&self, records: &[ConnectionRecord], buffer: &mut Vec<f32>) {
-        buffer.clear();
-        buffer.resize(records.len() * self.width, 0.0);
-        for (record, row) in records.iter().zip(buffer.chunks_exact_mut(self.width)) {
-            self.encode_into(record, row);
+    /// Encodes a batch (replacing what `out` held).
+    pub fn encode(&self, records: &[ConnectionRecord], out: &mut Encoded) {
+        let width = self.numeric.len();
+        out.numeric.clear();
+        out.numeric.resize(records.len() * width, 0.0);
+        out.categories.clear();
+        out.categories.resize(records.len() * CATEGORIES, 0);
+        for ((record, numeric), categories) in records
+            .iter()
+            .zip(out.numeric.chunks_exact_mut(width))
+            .zip(out.categories.chunks_exact_mut(CATEGORIES))
+        {
+            self.encode_row(record, numeric, categories);
         }
+    }
+
+    /// The one-hot vector of the schema (`feature_count` long) for one record: the
+    /// numeric block, then a 1 in each categorical feature's slot.
+    pub fn wide(&self, record: &ConnectionRecord) -> Vec<f32> {
+        let mut numeric = vec![0.0; self.numeric.len()];
+        let mut categories = [0i64; CATEGORIES];
+        self.encode_row(record, &mut numeric, &mut categories);
+        let mut wide = numeric;
+        wide.resize(self.wide_width(), 0.0);
+        for c in categories {
+            wide[self.numeric.len() + c as usize] = 1.0;
+        }
+        wide
     }
 }

@@ -77,13 +77,18 @@ pub struct CategoricalFeature {
     pub values: Vec<String>,
 }
 
+/// The model's inputs, in order: the numeric block `[N, numeric]` (float32) and the
+/// three categorical slots `[N, 3]` (int64).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Names {
-    pub features: String,
+    pub numeric: String,
+    pub categories: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Outputs {
+    /// `[N, 5]` before the softmax: what the detector reads (see `detector.rs`).
+    pub logits: String,
     pub class_probabilities: String,
     pub novelty: String,
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 pub struct Model {
     #[schema(example = "vigil-nslkdd-mlp")]
     pub name: String,
-    #[schema(example = "1.0.0")]
+    #[schema(example = "1.1.0")]
     pub version: String,
     /// SHA-256 of the ONNX file, as its model card states it.
     #[schema(example = "99f00e90a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c")]

@@ -56,9 +56,9 @@ fn feature_processing_matches_training() {
     let detector = Detector::bundled().unwrap();
     let golden = golden();
     assert!(golden.cases.len() >= 100, "a few hundred cases");
-    let mut row = vec![0.0; detector.encoder().width()];
     for (i, (record, case)) in valid_cases(&golden).iter().enumerate() {
-        detector.encoder().encode_into(record, &mut row);
+        // The one-hot vector training computes, from the model's own inputs.
+        let row = detector.encoder().wide(record);
         let diff = max_abs_diff(&row, &case.features);
         assert!(
             diff <= golden.tolerance,
@@ -174,7 +174,7 @@ fn the_bundled_schema_describes_the_bundled_model() {
     let detector = Detector::bundled().unwrap();
     let schema = detector.schema();
     assert_eq!(schema.classes, ["normal", "dos", "probe", "r2l", "u2r"]);
-    assert_eq!(schema.feature_count, detector.encoder().width());
+    assert_eq!(schema.feature_count, detector.encoder().wide_width());
     for profile in vigil::domain::Profile::ALL {
         let at = schema.profiles.of(profile);
         assert!((0.0..=1.0).contains(&at.threshold), "{profile}");
