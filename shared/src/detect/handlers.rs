@@ -2,11 +2,11 @@
 //! answered with `view.rs`, its threats stored by `ingest.rs`.
 
 use super::{
-    Contribution, PredictState,
-    ingest::store_alerts,
+    ConnectionRecord, Contribution, DetectError, Detector, PredictState, Prediction,
+    ingest::{Groups, store_alerts},
     input::{MAX_BODY_BYTES, parse_batch, parse_store_param, too_large},
     view,
-    view::{CLASS_NAMES, ModelView, PredictResponse, PredictionView, Summary},
+    view::{ModelView, PredictResponse, PredictionView, Summary},
 };
 use crate::{
     detect::request_schema::{CsvRecordsSchema, PredictRequestSchema},
@@ -91,17 +91,15 @@ pub async fn predict(
     let detector = state.detector.clone();
     let records = Arc::new(batch.records);
     let scored = records.clone();
-    // Inference is CPU work: keep it off the async workers. Every threat is
-    // explained there too (`explain.rs`).
-    let (predictions, mut explanations) = tokio::task::spawn_blocking(move || {
-        let predictions = detector.predict(&scored)?;
-        let threats: Vec<usize> = (0..predictions.len())
-            .filter(|&i| predictions[i].is_threat)
-            .collect();
-        let explained = detector.explain(&scored, &predictions, &threats)?;
-        let explanations: HashMap<usize, Vec<Contribution>> =
-            threats.into_iter().zip(explained).collect();
-        Ok::<_, super::DetectError>((predictions, explanations))
+    let grouped_for = caller.clone();
+    // Inference is CPU work: keep it off the async workers.
+    let Scored {
+        predictions,
+        explanations,
+        groups,
+    } = tokio::task::spawn_blocking(move || {
+        let grouping = store.then(|| (&grouped_for, chrono::Utc::now()));
+        score(&detector, &scored, grouping, wants_csv)
     })
     .await
     .map_err(ApiError::internal)?
@@ -113,45 +111,21 @@ pub async fn predict(
         ..Default::default()
     };
     let mut outcomes: HashMap<usize, Result<AlertId, &'static str>> = HashMap::new();
-    if store {
+    if let Some(groups) = groups {
         let ingest = Ingest {
             request: request.as_ref(),
             deadline: Some(tokio::time::Instant::from_std(started) + WRITE_BUDGET),
         };
-        store_alerts(
-            &state,
-            &caller,
-            &records,
-            &predictions,
-            &explanations,
-            ingest,
-            &mut outcomes,
-            &mut summary,
-        )
-        .await;
+        store_alerts(&state, groups, ingest, &mut outcomes, &mut summary).await;
     }
-    let schema = state.detector.schema();
-    let (profile, thresholds) = (state.detector.profile(), state.detector.thresholds());
-    let predictions: Vec<PredictionView> = predictions
-        .iter()
-        .enumerate()
-        .map(|(index, p)| {
-            let outcome = outcomes.get(&index);
-            PredictionView {
-                index,
-                is_threat: p.is_threat,
-                profile,
-                score: p.score,
-                category: p.category.map(|c| c.as_str()).unwrap_or("normal"),
-                probabilities: CLASS_NAMES.iter().copied().zip(p.probabilities).collect(),
-                novelty: p.novelty,
-                severity: p.severity.map(|s| s.as_str()),
-                alert_id: outcome.and_then(|o| o.ok()),
-                alert_error: outcome.and_then(|o| o.err()),
-                explanation: explanations.remove(&index),
-            }
-        })
-        .collect();
+    let response = PredictResponse::new(
+        &state.detector,
+        &predictions,
+        explanations,
+        &outcomes,
+        summary,
+    );
+    let summary = &response.summary;
     tracing::info!(
         records = summary.records,
         threats = summary.threats,
@@ -161,23 +135,113 @@ pub async fn predict(
         "records scored"
     );
     emit_metrics(
-        &schema.model.version,
-        thresholds.novelty_threshold,
-        &summary,
-        &predictions,
+        &response.model.version,
+        response.thresholds.novelty_threshold,
+        summary,
+        &response.predictions,
         started.elapsed(),
     );
-    let response = PredictResponse {
-        model: schema.model.clone(),
-        profile,
-        thresholds,
-        predictions,
-        summary,
-    };
     if wants_csv {
         return Ok(crate::http::csv_response(response.to_csv()));
     }
     Ok(Json(response).into_response())
+}
+
+/// A scored batch: a prediction per record, the explanations by record index, and
+/// (when it is to be stored) its threats grouped into alerts.
+pub(super) struct Scored {
+    pub(super) predictions: Vec<Prediction>,
+    pub(super) explanations: HashMap<usize, Vec<Contribution>>,
+    pub(super) groups: Option<Groups>,
+}
+
+/// Scores a batch on the calling thread, and explains what needs explaining: every
+/// threat for the JSON answer (it shows them); for the compact CSV answer (which shows
+/// none) only the records the alerts keep as evidence. With `grouping` (the caller,
+/// and the time), the threats are grouped into alerts to store, with their evidence.
+pub(super) fn score(
+    detector: &Detector,
+    records: &[ConnectionRecord],
+    grouping: Option<(&Caller, chrono::DateTime<chrono::Utc>)>,
+    wants_csv: bool,
+) -> Result<Scored, DetectError> {
+    let predictions = detector.predict(records)?;
+    let mut groups = grouping
+        .map(|(caller, now)| Groups::of(detector.schema(), caller, records, &predictions, now));
+    let explain: Vec<usize> = match (wants_csv, &groups) {
+        (false, _) => (0..predictions.len())
+            .filter(|&i| predictions[i].is_threat)
+            .collect(),
+        (true, Some(groups)) => groups.evidence_records(),
+        (true, None) => Vec::new(),
+    };
+    let explained = detector.explain(records, &predictions, &explain)?;
+    let explanations: HashMap<usize, Vec<Contribution>> =
+        explain.into_iter().zip(explained).collect();
+    if let Some(groups) = groups.as_mut() {
+        groups.attach_evidence(records, &predictions, &explanations, detector.profile());
+    }
+    Ok(Scored {
+        predictions,
+        explanations,
+        groups,
+    })
+}
+
+/// The predict path of a batch that is not stored, as the handler runs it, on the
+/// calling thread: the body (`csv_body`: NSL-KDD CSV, else JSON) read, scored,
+/// explained and answered (`csv_answer`: the compact CSV form, else JSON). What the
+/// benchmarks measure (`make bench`).
+pub fn answer_unstored(
+    detector: &Detector,
+    body: &[u8],
+    csv_body: bool,
+    csv_answer: bool,
+) -> Result<Vec<u8>, ApiError> {
+    let batch = if csv_body {
+        super::input::parse_csv(body)?
+    } else {
+        super::input::parse_json(body)?
+    };
+    let Scored {
+        predictions,
+        explanations,
+        ..
+    } = score(detector, &batch.records, None, csv_answer).map_err(ApiError::internal)?;
+    Ok(answer_bytes(
+        detector,
+        &predictions,
+        explanations,
+        csv_answer,
+    ))
+}
+
+/// The answer's bytes for unstored `predictions` (with `explanations` by index): the
+/// response step alone, which the benchmarks also measure on its own.
+pub fn answer_bytes(
+    detector: &Detector,
+    predictions: &[Prediction],
+    explanations: HashMap<usize, Vec<Contribution>>,
+    csv_answer: bool,
+) -> Vec<u8> {
+    let summary = Summary {
+        records: predictions.len(),
+        threats: predictions.iter().filter(|p| p.is_threat).count(),
+        ..Default::default()
+    };
+    let response = PredictResponse::new(
+        detector,
+        predictions,
+        explanations,
+        &HashMap::new(),
+        summary,
+    );
+    if csv_answer {
+        response.to_csv().into_bytes()
+    } else {
+        // Serialising plain structs into a Vec cannot fail.
+        serde_json::to_vec(&response).unwrap_or_default()
+    }
 }
 
 /// One EMF line for the batch, and one per threat category found in it. The batch's

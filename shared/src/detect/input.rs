@@ -59,6 +59,11 @@ pub(super) fn parse_batch(headers: &HeaderMap, body: &[u8]) -> Result<Batch, Api
 }
 
 pub(super) fn parse_json(body: &[u8]) -> Result<Batch, ApiError> {
+    // A valid body is read in one pass; anything else is read again below, by the
+    // reader that names every problem.
+    if let Some((records, store)) = super::json_records::read(body, MAX_RECORDS) {
+        return Ok(Batch { records, store });
+    }
     let object = parse_object(body)?;
     let mut errors = Vec::new();
     for key in object.keys() {

@@ -35,9 +35,8 @@ pub(super) struct PredictionView {
     /// `normal`, or the threat's category: dos, probe, r2l, u2r, anomaly.
     #[schema(value_type = String, example = "dos")]
     pub(super) category: &'static str,
-    /// The classifier's probability per class (normal, dos, probe, r2l, u2r).
-    #[schema(value_type = HashMap<String, f32>)]
-    pub(super) probabilities: HashMap<&'static str, f32>,
+    /// The classifier's probability per class.
+    pub(super) probabilities: Probabilities,
     /// Distance from known-normal traffic; above `novelty_threshold` is an anomaly.
     pub(super) novelty: f32,
     /// The threat's severity (low, medium, high, critical); null for normal records.
@@ -56,6 +55,31 @@ pub(super) struct PredictionView {
     pub(super) explanation: Option<Vec<Contribution>>,
 }
 
+/// The classifier's probability of each class. (A struct, not a map: 10,000 of
+/// them are written per batch, and a map costs a hash table each.)
+#[derive(Serialize, ToSchema)]
+#[schema(as = ClassProbabilities)]
+pub(super) struct Probabilities {
+    normal: f32,
+    dos: f32,
+    probe: f32,
+    r2l: f32,
+    u2r: f32,
+}
+
+impl From<[f32; super::CLASS_COUNT]> for Probabilities {
+    /// From the model's output order: normal, dos, probe, r2l, u2r.
+    fn from([normal, dos, probe, r2l, u2r]: [f32; super::CLASS_COUNT]) -> Self {
+        Self {
+            normal,
+            dos,
+            probe,
+            r2l,
+            u2r,
+        }
+    }
+}
+
 /// Counts for the batch.
 #[derive(Serialize, Default, ToSchema)]
 #[schema(as = PredictSummary)]
@@ -66,8 +90,6 @@ pub(super) struct Summary {
     pub(super) alerts_updated: usize,
     pub(super) alerts_failed: usize,
 }
-
-pub(super) const CLASS_NAMES: [&str; 5] = ["normal", "dos", "probe", "r2l", "u2r"];
 
 /// The validation figures of the bundled model, as `train.py` wrote them
 /// (`model/reports/metrics.json`): a random split of KDDTrain+, and folds that hold
@@ -182,6 +204,45 @@ pub fn predictions_csv_example() -> serde_json::Value {
 }
 
 impl PredictResponse {
+    /// The answer for `predictions`: each with its explanation (taken from
+    /// `explanations`, by record index) and its alert's outcome, if stored.
+    pub(super) fn new(
+        detector: &super::Detector,
+        predictions: &[super::Prediction],
+        mut explanations: HashMap<usize, Vec<Contribution>>,
+        outcomes: &HashMap<usize, Result<AlertId, &'static str>>,
+        summary: Summary,
+    ) -> Self {
+        let profile = detector.profile();
+        let predictions = predictions
+            .iter()
+            .enumerate()
+            .map(|(index, p)| {
+                let outcome = outcomes.get(&index);
+                PredictionView {
+                    index,
+                    is_threat: p.is_threat,
+                    profile,
+                    score: p.score,
+                    category: p.category.map(|c| c.as_str()).unwrap_or("normal"),
+                    probabilities: p.probabilities.into(),
+                    novelty: p.novelty,
+                    severity: p.severity.map(|s| s.as_str()),
+                    alert_id: outcome.and_then(|o| o.ok()),
+                    alert_error: outcome.and_then(|o| o.err()),
+                    explanation: explanations.remove(&index),
+                }
+            })
+            .collect();
+        Self {
+            model: detector.schema().model.clone(),
+            profile,
+            thresholds: detector.thresholds(),
+            predictions,
+            summary,
+        }
+    }
+
     /// The compact form: [`PREDICTIONS_CSV_HEADER`], then a line per prediction.
     pub(super) fn to_csv(&self) -> String {
         use std::fmt::Write;
