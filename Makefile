@@ -12,7 +12,7 @@ endif
 
 include model/Makefile.inc
 
-.PHONY: help run run-only test test-only lint fmt venv deploy-venv lock model bench bench-attack bench-live sam-build clean-venv
+.PHONY: help run run-only test test-only lint fmt venv deploy-venv lock model bench bench-stages bench-attack bench-live sam-build clean-venv
 
 help:
 	@echo "make run        run every route on http://127.0.0.1:3000 (embedded store; dev build)"
@@ -20,7 +20,8 @@ help:
 	@echo "               schemathesis, the console page in headless Chromium"
 	@echo "make lint       cargo fmt --check and clippy -D warnings"
 	@echo "make model DATA=../shared/data/nsl-kdd/KDDTrain+.txt.gz   retrain the model"
-	@echo "make bench      criterion benchmarks (release)"
+	@echo "make bench      the batch path's figures in one table (release; PEER=../shared/peer beside them)"
+	@echo "make bench-stages  criterion benchmarks per stage (release)"
 	@echo "make bench-attack  attack-day figures over HTTP against moto (release)"
 	@echo "make bench-live    live push latency and fan-out to 1,000 connections (release, moto)"
 	@echo "make lock       re-resolve the hashed Python locks from their .in files"
@@ -58,7 +59,21 @@ lint:
 fmt:
 	cargo fmt --all
 
-bench:
+# One table, every figure of the batch path next to its target: in process, over HTTP,
+# memory, model load, package size; beside the Python peer and onnxruntime (on Vigil's
+# own model) when PEER is given. The peer's venv and trained pipeline are made once
+# under target/peer (DATA trains it):
+#   make bench PEER=../shared/peer DATA=../shared/data/nsl-kdd/KDDTrain+.txt.gz
+# Without PEER, onnxruntime comes from the model's venv. Release build; writes
+# target/bench/batch.md.
+bench: model-venv
+	@if [ -n "$(PEER)" ]; then tools/peer-setup.sh "$(PEER)" "$(DATA)"; fi
+	PEER="$(if $(PEER),$(abspath $(PEER)),)" \
+	PEER_PYTHON="$(if $(PEER),$(CURDIR)/target/peer/venv/bin/python,$(CURDIR)/$(MODEL_PY))" \
+	  cargo bench -p vigil-local --bench batch
+
+# The criterion benchmarks of the common crate (per stage, batch 1/100/10,000, explain).
+bench-stages:
 	cargo bench -p vigil --features detect --bench predict
 
 # Attack day over HTTP on the DynamoDB store (moto): floods, new groups, a port scan,
