@@ -12,7 +12,7 @@ endif
 
 include model/Makefile.inc
 
-.PHONY: help run run-only test test-only lint fmt venv deploy-venv lock model bench bench-stages bench-attack bench-live sam-build clean-venv
+.PHONY: help run run-only test test-only lint fmt venv deploy-venv lock model bench bench-stages bench-attack bench-live sam-build package-size clean-venv
 
 help:
 	@echo "make run        run every route on http://127.0.0.1:3000 (embedded store; dev build)"
@@ -26,6 +26,7 @@ help:
 	@echo "make bench-live    live push latency and fan-out to 1,000 connections (release, moto)"
 	@echo "make lock       re-resolve the hashed Python locks from their .in files"
 	@echo "make sam-build  build every function for arm64 Lambda (slow)"
+	@echo "make package-size  the predict package alone, zipped (arm64, slow)"
 
 # System packages first, then a fresh make, so a mold installed just now is used from
 # the first build on (a linker change later would rebuild everything).
@@ -105,6 +106,17 @@ sam-build: venv deploy-venv
 	CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
 	CARGO_PROFILE_RELEASE_STRIP=true CARGO_PROFILE_RELEASE_PANIC=abort \
 	sam build
+
+# The predict package alone, as SAM builds it (arm64, the lambda profile's settings),
+# zipped as Lambda takes it: target/lambda/predict/bootstrap.zip (`make bench` shows
+# its size).
+package-size: venv deploy-venv
+	rustup target add aarch64-unknown-linux-gnu
+	PATH="$(CURDIR)/$(VENV)-deploy/bin:$(CURDIR)/$(VENV)/bin:$$PATH" \
+	CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
+	CARGO_PROFILE_RELEASE_STRIP=true CARGO_PROFILE_RELEASE_PANIC=abort \
+	cargo lambda build --release --arm64 -p predict --output-format zip
+	@ls -l target/lambda/predict/bootstrap.zip
 
 clean-venv:
 	rm -rf $(VENV) $(VENV)-deploy

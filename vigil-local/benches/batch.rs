@@ -197,6 +197,19 @@ fn main() {
     let mut features = vigil::detect::Encoded::default();
     one.encoder().encode(&parsed, &mut features);
 
+    // Profiling aid: `VIGIL_BENCH_PROFILE=csv|json` runs one path for 10 s, then stops.
+    if let Ok(path) = std::env::var("VIGIL_BENCH_PROFILE") {
+        let (body, csv_body) = match path.as_str() {
+            "json" => (json_body.as_slice(), false),
+            _ => (text.as_bytes(), true),
+        };
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            handlers::answer_unstored(&one, body, csv_body, path == "csv").unwrap();
+        }
+        return;
+    }
+
     // In process, one thread.
     let csv_csv = table.figure(
         "csv_to_csv_per_s",

@@ -30,6 +30,11 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 /// client has stopped listening.
 const WRITE_BUDGET: Duration = Duration::from_secs(20);
 
+/// Batches up to this size are scored on the request's own task: about 20 µs a record
+/// (an explanation costs 40 model rows more), below what a hand-off to the blocking
+/// pool and back costs in latency.
+const INLINE_RECORDS: usize = 8;
+
 /// Score network connection records; threats become alerts.
 ///
 /// Send JSON (`{"records": [...]}`) or NSL-KDD CSV (`Content-Type: text/csv`), up to
@@ -88,22 +93,27 @@ pub async fn predict(
         idempotency::claim(state.alerts.as_ref(), request).await?;
     }
 
-    let detector = state.detector.clone();
     let records = Arc::new(batch.records);
-    let scored = records.clone();
-    let grouped_for = caller.clone();
-    // Inference is CPU work: keep it off the async workers.
+    // Inference is CPU work: a large batch is scored off the async workers. A few
+    // records take tens of microseconds, less than handing them to another thread.
+    let scored = if records.len() <= INLINE_RECORDS {
+        let grouping = store.then(|| (&caller, chrono::Utc::now()));
+        score(&state.detector, &records, grouping, wants_csv)
+    } else {
+        let (detector, scored, grouped_for) =
+            (state.detector.clone(), records.clone(), caller.clone());
+        tokio::task::spawn_blocking(move || {
+            let grouping = store.then(|| (&grouped_for, chrono::Utc::now()));
+            score(&detector, &scored, grouping, wants_csv)
+        })
+        .await
+        .map_err(ApiError::internal)?
+    };
     let Scored {
         predictions,
         explanations,
         groups,
-    } = tokio::task::spawn_blocking(move || {
-        let grouping = store.then(|| (&grouped_for, chrono::Utc::now()));
-        score(&detector, &scored, grouping, wants_csv)
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)?;
+    } = scored.map_err(ApiError::internal)?;
 
     let mut summary = Summary {
         records: records.len(),

@@ -196,7 +196,7 @@ impl ModelView {
 pub const PREDICTIONS_CSV_HEADER: &str =
     "index,is_threat,profile,category,severity,score,novelty,alert_id,alert_error\n";
 /// The compact form as the contract shows it (a test holds it to what `to_csv` writes).
-pub const PREDICTIONS_CSV_EXAMPLE: &str = "index,is_threat,profile,category,severity,score,novelty,alert_id,alert_error\n0,false,balanced,normal,,0.0012,0.31,,\n1,true,balanced,dos,critical,1,1.24,01M8S4F4PR5B9J7F21PDMQ3T5M,\n";
+pub const PREDICTIONS_CSV_EXAMPLE: &str = "index,is_threat,profile,category,severity,score,novelty,alert_id,alert_error\n0,false,balanced,normal,,0.0012,0.31,,\n1,true,balanced,dos,critical,1.0,1.24,01M8S4F4PR5B9J7F21PDMQ3T5M,\n";
 
 /// [`PREDICTIONS_CSV_EXAMPLE`] for the OpenAPI document.
 pub fn predictions_csv_example() -> serde_json::Value {
@@ -245,24 +245,33 @@ impl PredictResponse {
 
     /// The compact form: [`PREDICTIONS_CSV_HEADER`], then a line per prediction.
     pub(super) fn to_csv(&self) -> String {
-        use std::fmt::Write;
         let mut out =
             String::with_capacity(PREDICTIONS_CSV_HEADER.len() + 64 * self.predictions.len());
         out.push_str(PREDICTIONS_CSV_HEADER);
+        let (mut integers, mut floats) = (itoa::Buffer::new(), ryu::Buffer::new());
         for p in &self.predictions {
-            let _ = writeln!(
-                out,
-                "{},{},{},{},{},{},{},{},{}",
-                p.index,
-                p.is_threat,
-                p.profile,
+            // Floats in the shortest form that reads back the same, as the JSON answer
+            // writes them.
+            for cell in [
+                integers.format(p.index),
+                if p.is_threat { "true" } else { "false" },
+                p.profile.as_str(),
                 p.category,
                 p.severity.unwrap_or(""),
-                p.score,
-                p.novelty,
-                p.alert_id.map(|id| id.to_string()).unwrap_or_default(),
-                p.alert_error.unwrap_or(""),
-            );
+            ] {
+                out.push_str(cell);
+                out.push(',');
+            }
+            out.push_str(floats.format(p.score));
+            out.push(',');
+            out.push_str(floats.format(p.novelty));
+            out.push(',');
+            if let Some(id) = p.alert_id {
+                out.push_str(&id.to_string());
+            }
+            out.push(',');
+            out.push_str(p.alert_error.unwrap_or(""));
+            out.push('\n');
         }
         out
     }
