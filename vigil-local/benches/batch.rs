@@ -412,7 +412,7 @@ fn main() {
     table.figure("http_1_req_per_s", single.per_s);
     table.figure("http_1000_records_per_s", batch.per_s * 1000.0);
     let vs = |mine: f64, theirs: Option<f64>| {
-        theirs.map_or("–".into(), |t| format!("{} ({:.0}×)", per_s(t), mine / t))
+        theirs.map_or("–".into(), |t| format!("{} ({:.1}×)", per_s(t), mine / t))
     };
     table.row(
         "HTTP, 1 record per request, 16 connections (requests/s, p99)",
@@ -518,32 +518,63 @@ struct Load {
 }
 
 /// Requests per second and p99 latency of `connections` clients posting `body` to
-/// `url` as fast as answers come, for 5 seconds (after 1 s of warm-up).
+/// `url` as fast as answers come, for 5 seconds (after 1 s of warm-up). Each client is
+/// one HTTP/1.1 keep-alive connection driven by hyper directly: the client shares the
+/// machine with the server, so it should cost as little as it can (reqwest's layers
+/// held Vigil's single-record figure to what the client could send).
 async fn load(url: &str, token: Option<&str>, body: &[u8], connections: usize) -> Load {
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::rt::TokioIo;
+    let uri: hyper::Uri = url.parse().unwrap();
+    let authority = uri.authority().unwrap().to_string();
+    let path = uri.path_and_query().unwrap().to_string();
     let body = bytes::Bytes::copy_from_slice(body);
+    let authorization = token.map(|t| format!("Bearer {t}"));
     let run = |secs: f64| {
         let tasks: Vec<_> = (0..connections)
             .map(|_| {
-                let (url, body, token) = (url.to_owned(), body.clone(), token.map(str::to_owned));
+                let (authority, path, body, authorization) = (
+                    authority.clone(),
+                    path.clone(),
+                    body.clone(),
+                    authorization.clone(),
+                );
                 tokio::spawn(async move {
-                    let client = reqwest::Client::builder()
-                        .pool_max_idle_per_host(1)
-                        .build()
-                        .unwrap();
+                    // A server may close a connection after any answer (gunicorn's
+                    // sync workers do after every one): then the client reconnects,
+                    // and the reconnection counts in the latency, as it would for wrk.
+                    let connect = || async {
+                        let stream = tokio::net::TcpStream::connect(&authority).await.unwrap();
+                        stream.set_nodelay(true).unwrap();
+                        let (sender, connection) =
+                            hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                                .await
+                                .unwrap();
+                        tokio::spawn(connection);
+                        sender
+                    };
+                    let mut sender = connect().await;
                     let mut latencies = Vec::new();
                     let started = Instant::now();
                     while started.elapsed().as_secs_f64() < secs {
                         let sent = Instant::now();
-                        let mut request = client
-                            .post(&url)
-                            .header("content-type", "application/json")
-                            .body(body.clone());
-                        if let Some(token) = &token {
-                            request = request.bearer_auth(token);
+                        if sender.ready().await.is_err() {
+                            sender = connect().await;
                         }
-                        let response = request.send().await.unwrap();
+                        let mut request = hyper::Request::post(path.as_str())
+                            .header("host", authority.as_str())
+                            .header("content-type", "application/json");
+                        if let Some(authorization) = &authorization {
+                            request = request.header("authorization", authorization.as_str());
+                        }
+                        let request = request.body(Full::new(body.clone())).unwrap();
+                        let Ok(response) = sender.send_request(request).await else {
+                            // Closed while sending: count it again on a new connection.
+                            sender = connect().await;
+                            continue;
+                        };
                         assert!(response.status().is_success(), "{}", response.status());
-                        response.bytes().await.unwrap();
+                        response.into_body().collect().await.unwrap();
                         latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
                     }
                     latencies

@@ -114,9 +114,11 @@ pub struct ModelView {
     /// Every profile the model offers: its thresholds and the model card's validation
     /// figures for it.
     pub(super) profiles: Vec<ProfileView>,
-    /// The model card's validation figures (`model/reports/metrics.json`):
-    /// `random_split` (classifier and novelty together) and `heldout` (whole attack
-    /// types left out of training).
+    /// The model card's validation figures (`model/reports/metrics.json`), at the
+    /// default profile: `random_split` (classifier and novelty together), `heldout`
+    /// (whole attack types left out of training), `heldout_normals` (whole groups of
+    /// normal traffic left out: the false-alarm estimate) and `shortcuts` (decisions
+    /// that flip when a categorical field is masked or swapped).
     #[schema(value_type = Object)]
     pub(super) validation: serde_json::Value,
     /// What MITRE ATT&CK calls each category the model finds.
@@ -179,6 +181,15 @@ impl ModelView {
                     "macro_detection": metrics["heldout"]["macro_detection"],
                     "folds": metrics["heldout"]["folds"],
                 },
+                // Normal traffic unlike the training normals: whole groups (by service,
+                // by protocol) left out of training, and how often decisions flip when a
+                // categorical field is masked or swapped.
+                "heldout_normals": {
+                    "mean_fpr_normal": metrics["heldout_normals"]["mean_fpr_normal"],
+                    "max_fpr_normal": metrics["heldout_normals"]["max_fpr_normal"],
+                    "groups": metrics["heldout_normals"]["groups"],
+                },
+                "shortcuts": metrics["shortcuts"],
             }),
             attack: Category::ALL
                 .into_iter()

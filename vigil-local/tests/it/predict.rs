@@ -451,6 +451,9 @@ async fn the_model_is_inspectable_by_any_role() {
             .len()
             >= 3
     );
+    assert!(model["validation"]["heldout_normals"]["mean_fpr_normal"].is_number());
+    assert!(model["validation"]["shortcuts"]["service"]["swap_flip_rate"].is_number());
+    assert!(profiles[0]["validation"]["heldout_normals"]["mean_fpr_normal"].is_number());
     assert_eq!(model["attack"].as_array().unwrap().len(), 5);
     assert_eq!(model["attack"][0]["attack"]["tactics"][0]["id"], "TA0040");
     // And nobody without a token
