@@ -20,6 +20,8 @@
 //! with 2 % floods and scans), never data set rows; the share the model calls
 //! threats is printed, since explanations cost per distinct threat.
 
+mod support;
+
 use serde_json::{Value, json};
 use std::{
     fmt::Write as _,
@@ -27,8 +29,8 @@ use std::{
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
-use vigil::detect::{ConnectionRecord, Detector, FEATURES, handlers};
-use vigil_testkit::records::{port_scan, syn_flood, web_browsing};
+use vigil::detect::{ConnectionRecord, Detector, handlers};
+use vigil_testkit::records::{csv_line, port_scan, syn_flood, web_browsing};
 
 const BATCH: usize = 10_000;
 
@@ -77,19 +79,7 @@ fn records(n: usize, seed: u64) -> Vec<Value> {
 }
 
 fn csv(records: &[Value]) -> String {
-    let mut out = String::new();
-    for r in records {
-        let cells: Vec<String> = FEATURES
-            .iter()
-            .map(|(name, _)| match &r[name] {
-                Value::String(s) => s.clone(),
-                v => v.to_string(),
-            })
-            .collect();
-        out.push_str(&cells.join(","));
-        out.push('\n');
-    }
-    out
+    records.iter().map(|r| csv_line(r) + "\n").collect()
 }
 
 /// Records per second of `f` (which handles `n` records): the median of 7 runs of at
@@ -623,16 +613,7 @@ impl VigilServer {
     }
 
     async fn token(&self) -> String {
-        let login: Value = reqwest::Client::new()
-            .post(format!("{}/auth/login", self.base))
-            .json(&json!({"username": "admin", "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        login["token"].as_str().unwrap().to_owned()
+        support::admin_token(&reqwest::Client::new(), &self.base, PASSWORD).await
     }
 
     /// A line of /proc/<pid>/status in MiB (`VmRSS`, `VmHWM`).

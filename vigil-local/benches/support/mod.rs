@@ -1,4 +1,4 @@
-//! What both bench binaries need: a bearer token for the server they started.
+//! What the bench binaries need: a bearer token for the server they started.
 
 use serde_json::{Value, json};
 
