@@ -17,7 +17,7 @@ include model/Makefile.inc
 help:
 	@echo "make run        run every route on http://127.0.0.1:3000 (embedded store; dev build)"
 	@echo "make test       every test: Rust (embedded + DynamoDB via moto), template lint,"
-	@echo "               schemathesis, the console page in headless Chromium"
+	@echo "               schemathesis, the console page in headless Chromium, the model's tests"
 	@echo "make lint       cargo fmt --check and clippy -D warnings"
 	@echo "make model DATA=../shared/data/nsl-kdd/KDDTrain+.txt.gz   retrain the model"
 	@echo "make bench      the batch path's figures in one table (release; PEER=../shared/peer beside them)"
@@ -50,7 +50,7 @@ test:
 	@tools/bootstrap.sh test
 	@$(MAKE) --no-print-directory test-only
 
-test-only: venv
+test-only: venv model-venv
 	tools/test.sh
 
 lint:

@@ -2,7 +2,7 @@
 # Every test: with moto (DynamoDB, SNS, SQS, the API Gateway Management API over the
 # wire) on a free loopback port (tools/with-moto.sh), runs the Rust tests against it,
 # lints the template, runs schemathesis against vigil-local and the console page in
-# headless Chromium.
+# headless Chromium, and the model pipeline's own tests (synthetic data, no dataset).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.venv
@@ -46,6 +46,13 @@ set +e
 browser_status=${PIPESTATUS[0]}
 set -e
 
+echo "== model (feedback retraining and the served form's checks, synthetic data only)"
+set +e
+( OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 model/.venv/bin/python model/test_feedback.py \
+  && model/.venv/bin/python model/check_schema.py --dir model ) 2>&1 | tee target/model-test.log
+model_status=${PIPESTATUS[0]}
+set -e
+
 echo
 echo "tests: $passed passed, $failed failed"
 case $st_status in
@@ -55,4 +62,5 @@ case $st_status in
 esac
 echo "schemathesis: ${generated:-no} requests, $st_verdict"
 echo "browser: $([ "$browser_status" -eq 0 ] && echo passed || echo FAILED)"
-[ "$status" -eq 0 ] && [ "$st_status" -eq 0 ] && [ "$browser_status" -eq 0 ]
+echo "model: $([ "$model_status" -eq 0 ] && echo passed || echo FAILED)"
+[ "$status" -eq 0 ] && [ "$st_status" -eq 0 ] && [ "$browser_status" -eq 0 ] && [ "$model_status" -eq 0 ]
