@@ -9,19 +9,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use serde_json::{Map, Value, json};
 use std::hint::black_box;
 use vigil::detect::{ConnectionRecord, Detector, FEATURES, FeatureKind};
-
-/// A small deterministic generator, so every run scores the same records.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
+use vigil_testkit::rng::Lcg;
 
 fn synthetic(n: usize) -> Vec<Value> {
     let mut rng = Lcg(42);
@@ -36,7 +24,7 @@ fn synthetic(n: usize) -> Vec<Value> {
             for (name, kind) in FEATURES {
                 let pick =
                     |xs: &[&str], r: f64| json!(xs[(r * xs.len() as f64) as usize % xs.len()]);
-                let r = rng.next();
+                let r = rng.fraction();
                 let v = match (kind, name) {
                     (FeatureKind::Categorical, "protocol_type") => pick(&protocols, r),
                     (FeatureKind::Categorical, "service") => pick(&services, r),

@@ -11,6 +11,7 @@ pub mod fanout;
 pub mod faults;
 #[cfg(feature = "detect")]
 pub mod records;
+pub mod rng;
 pub mod threats;
 pub mod users;
 

@@ -30,25 +30,12 @@ use std::{
     time::{Duration, Instant},
 };
 use vigil::detect::{ConnectionRecord, Detector, handlers};
-use vigil_testkit::records::{csv_line, port_scan, syn_flood, web_browsing};
+use vigil_testkit::{
+    records::{csv_line, port_scan, syn_flood, web_browsing},
+    rng::Lcg,
+};
 
 const BATCH: usize = 10_000;
-
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn int(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + (self.next() * (hi - lo + 1) as f64) as u64
-    }
-}
 
 /// Ordinary web traffic with 1 % floods and 1 % scans, each record its own.
 fn records(n: usize, seed: u64) -> Vec<Value> {
@@ -359,7 +346,7 @@ fn main() {
         .unwrap();
     let one_body = serde_json::to_vec(&json!({"records": [values[1]]})).unwrap();
     let thousand_body = serde_json::to_vec(&json!({"records": &values[..1000]})).unwrap();
-    let mut server = VigilServer::start(&root);
+    let mut server = VigilServer::start();
     let rss_start = server.rss_mib("VmRSS");
     let vigil_http = runtime.block_on(async {
         let token = server.token().await;
@@ -598,7 +585,7 @@ struct VigilServer {
 }
 
 impl VigilServer {
-    fn start(_root: &Path) -> Self {
+    fn start() -> Self {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_vigil-local"))
             .args(["--port", &port.to_string()])

@@ -105,9 +105,9 @@ impl Detector {
             });
             which.push(d);
         }
-        let slots = &occlusions;
-        debug_assert_eq!(variants.numeric.len(), firsts.len() * slots.len() * width);
-        let scored = self.run(&variants, firsts.len() * slots.len())?;
+        let per_record = occlusions.len();
+        debug_assert_eq!(variants.numeric.len(), firsts.len() * per_record * width);
+        let scored = self.run(&variants, firsts.len() * per_record)?;
         let explanations: Vec<Vec<Contribution>> = firsts
             .iter()
             .enumerate()
@@ -122,7 +122,7 @@ impl Detector {
                     }
                 };
                 let whole = signal(&p.probabilities, p.novelty);
-                let mut parts: Vec<(usize, f32)> = scored[d * slots.len()..(d + 1) * slots.len()]
+                let mut parts: Vec<(usize, f32)> = scored[d * per_record..(d + 1) * per_record]
                     .iter()
                     .enumerate()
                     .map(|(f, (probabilities, novelty))| {

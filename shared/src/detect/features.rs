@@ -88,13 +88,6 @@ pub struct Encoded {
     pub categories: Vec<i64>,
 }
 
-impl Encoded {
-    pub fn clear(&mut self) {
-        self.numeric.clear();
-        self.categories.clear();
-    }
-}
-
 /// What blanking a feature means, for an explanation's occlusion: a numeric feature
 /// goes to 0 (its training mean, standardised), a categorical one to no slot at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

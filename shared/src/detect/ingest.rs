@@ -48,7 +48,8 @@ impl Groups {
                 continue;
             };
             let threat = threat_of(record, prediction, category, severity, caller, now);
-            match by_key.get(&threat.dedup_key()) {
+            let key = threat.dedup_key();
+            match by_key.get(&key) {
                 Some(&g) => {
                     let group = &mut groups[g];
                     if threat.seen_at > group.latest.1 {
@@ -66,7 +67,7 @@ impl Groups {
                         model: Some(schema.model.reference()),
                         ..threat
                     };
-                    by_key.insert(threat.dedup_key(), groups.len());
+                    by_key.insert(key, groups.len());
                     groups.push(Group {
                         first_seen: threat.seen_at,
                         latest: (index, threat.seen_at),
