@@ -16,7 +16,7 @@
 
 use super::record::{
     CONTEXT_FIELDS, ConnectionRecord, FEATURES, FeatureKind, RecordContext, check_category,
-    check_number, context,
+    check_number, context, exact_decimal,
 };
 use serde_json::Value;
 
@@ -74,6 +74,10 @@ enum Slot {
 struct Keys {
     names: Vec<&'static str>,
     slots: Vec<Slot>,
+    /// The fewest bytes a record can take (every feature, one-character values, no
+    /// blanks): a body holds at most `len / min_record_bytes` records, the capacity
+    /// reserved up front so the batch is not moved while it grows.
+    min_record_bytes: usize,
 }
 
 fn keys() -> &'static Keys {
@@ -102,7 +106,13 @@ fn keys() -> &'static Keys {
             names.push(name);
             slots.push(Slot::Ignored);
         }
-        Keys { names, slots }
+        // `{`, `}`, and for each feature `"name":v` and a comma (one fewer).
+        let min_record_bytes = 1 + FEATURES.iter().map(|(n, _)| n.len() + 5).sum::<usize>();
+        Keys {
+            names,
+            slots,
+            min_record_bytes,
+        }
     })
 }
 
@@ -118,7 +128,8 @@ impl Keys {
 
 fn read_records(at: &mut Scanner, max: usize) -> Option<Vec<ConnectionRecord>> {
     at.expect(b'[')?;
-    let mut records = Vec::new();
+    let room = at.bytes.len().saturating_sub(at.pos) / keys().min_record_bytes;
+    let mut records = Vec::with_capacity(room.min(max));
     if at.eat(b']') {
         return Some(records);
     }
@@ -146,8 +157,11 @@ fn read_record(at: &mut Scanner) -> Option<ConnectionRecord> {
     at.expect(b'{')?;
     if !at.eat(b'}') {
         loop {
-            let key = at.raw_string()?;
-            let found = keys.find(key, next)?;
+            let found = if keys.names.get(next).is_some_and(|name| at.key(name)) {
+                next
+            } else {
+                keys.find(at.raw_string()?, next)?
+            };
             if seen & (1 << found) != 0 {
                 return None;
             }
@@ -261,6 +275,23 @@ impl<'a> Scanner<'a> {
         Some(&self.bytes[start..self.pos - 1])
     }
 
+    /// Takes the key `name` (a table name: no quotes, escapes or control characters)
+    /// if it comes next. Keys usually come in the table's order, so this compares the
+    /// expected one whole instead of scanning the bytes of each for its end.
+    fn key(&mut self, name: &str) -> bool {
+        self.skip_blanks();
+        let rest = &self.bytes[self.pos..];
+        let name = name.as_bytes();
+        let found = rest.len() > name.len() + 1
+            && rest[0] == b'"'
+            && &rest[1..=name.len()] == name
+            && rest[name.len() + 1] == b'"';
+        if found {
+            self.pos += name.len() + 2;
+        }
+        found
+    }
+
     fn boolean(&mut self) -> Option<bool> {
         self.skip_blanks();
         let rest = &self.bytes[self.pos..];
@@ -280,9 +311,6 @@ impl<'a> Scanner<'a> {
     /// The common forms (up to 15 digits, no exponent) are computed while scanning, by
     /// the same fast path as CSV cells; the rest by `str::parse`.
     fn number(&mut self) -> Option<(f64, Option<u64>)> {
-        const POW10: [f64; 16] = [
-            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-        ];
         self.skip_blanks();
         let start = self.pos;
         let (mut mantissa, mut count) = (0u64, 0usize);
@@ -330,7 +358,7 @@ impl<'a> Scanner<'a> {
         // A whole number at or above 0 is read as one, as serde_json does; the rest
         // as a float (`-0` too, which serde_json reads as -0.0).
         if !exponent && count <= 15 && !(negative && mantissa == 0) {
-            let value = mantissa as f64 / POW10[fraction];
+            let value = exact_decimal(mantissa, fraction);
             let whole = (fraction == 0 && !negative).then_some(mantissa);
             return Some((if negative { -value } else { value }, whole));
         }

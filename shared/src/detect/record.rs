@@ -197,9 +197,6 @@ fn parse_number(cell: &str) -> Result<f64, std::num::ParseFloatError> {
 /// double `parse` gives (Clinger's fast path). `None` for everything else, which
 /// `parse` decides.
 fn parse_number_bytes(bytes: &[u8]) -> Option<Result<f64, std::num::ParseFloatError>> {
-    const POW10: [f64; 16] = [
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-    ];
     let (mut mantissa, mut digits, mut fraction) = (0u64, 0usize, None::<usize>);
     for (i, &b) in bytes.iter().enumerate() {
         match b {
@@ -219,7 +216,27 @@ fn parse_number_bytes(bytes: &[u8]) -> Option<Result<f64, std::num::ParseFloatEr
     if digits == 0 {
         return None;
     }
-    Some(Ok(mantissa as f64 / POW10[fraction.unwrap_or(0)]))
+    Some(Ok(exact_decimal(mantissa, fraction.unwrap_or(0))))
+}
+
+/// `mantissa / 10^fraction`, correctly rounded, for a mantissa below 10^15 (so exact
+/// as a double). Trailing zeros of the fraction go first (`1.0` is 10 over 10, the
+/// same value as 1 over 1): a whole number then needs no division at all. That is
+/// most cells of a record, and the division was the number reader's main cost.
+#[inline]
+pub(super) fn exact_decimal(mut mantissa: u64, mut fraction: usize) -> f64 {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    while fraction > 0 && mantissa.is_multiple_of(10) {
+        mantissa /= 10;
+        fraction -= 1;
+    }
+    if fraction == 0 {
+        mantissa as f64
+    } else {
+        mantissa as f64 / POW10[fraction]
+    }
 }
 
 pub(super) fn numeric_index(name: &str) -> Option<usize> {
@@ -437,6 +454,9 @@ mod tests {
             "0.05",
             "0.5",
             "1.00",
+            "0.00",
+            "120.000",
+            "100.50",
             "007",
             "0.1",
             "0.3",
