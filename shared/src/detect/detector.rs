@@ -28,6 +28,14 @@ pub enum DetectError {
 /// 690 k vs 320 k records/s at 10,240 rows), and 256 was the fastest of 64/256/1024.
 const CHUNK_ROWS: usize = 256;
 
+/// The novelty head's values the plans stop at (`model/gather.py` names them): each
+/// row's squared-distance terms to every centroid, `[n, k]`, and the row's own
+/// squared norm, `[n, 1]`; and the head's final scale, a constant. `novelty` below
+/// does what the graph does with them.
+const NOVELTY_DISTANCES: &str = "km_cross";
+const NOVELTY_NORM: &str = "xnorm";
+const NOVELTY_SCALE: &str = "nov_scale";
+
 /// A batch is split across threads only when each thread gets at least this many
 /// rows: below that, starting a thread costs more than it saves.
 const MIN_ROWS_PER_THREAD: usize = 4 * CHUNK_ROWS;
@@ -44,6 +52,8 @@ pub struct Detector {
     /// For a single record, the commonest request of all: a plan for exactly one row
     /// runs it in a fraction of the symbolic plan's time.
     one_plan: Arc<TypedRunnableModel>,
+    /// The novelty head's final scale (`novelty` below).
+    novelty_scale: f32,
     encoder: FeatureEncoder,
     schema: FeatureSchema,
     /// The operating point every prediction is decided at, and its thresholds.
@@ -67,11 +77,27 @@ impl Detector {
             .map_err(load)?;
         // The logits, not the graph's softmax: tract runs its softmax kernel once per
         // 5-wide row, a quarter of the model's time; five exponentials in Rust cost
-        // next to nothing (`softmax` below).
+        // next to nothing (`softmax` below). Likewise the novelty head's last steps:
+        // tract's ReduceMin over the 24 centroid distances of a row was a third of the
+        // whole graph's time (`VIGIL_BENCH_PROFILE=nodes`), a loop in Rust is nothing.
+        let novelty_scale = model
+            .node_by_name(NOVELTY_SCALE)
+            .ok()
+            .and_then(|node| node.op_as::<tract_onnx::tract_core::ops::konst::Const>())
+            .and_then(|c| {
+                c.val()
+                    .to_plain_array_view::<f32>()
+                    .ok()?
+                    .iter()
+                    .next()
+                    .copied()
+            })
+            .ok_or_else(|| DetectError::Load(format!("the model has no {NOVELTY_SCALE}")))?;
         model
             .select_outputs_by_name([
                 schema.outputs.logits.as_str(),
-                schema.outputs.novelty.as_str(),
+                NOVELTY_DISTANCES,
+                NOVELTY_NORM,
             ])
             .map_err(load)?;
         let width = encoder.numeric_width();
@@ -80,6 +106,7 @@ impl Detector {
             chunk_plan: plan(model.clone(), width, Some(CHUNK_ROWS))?,
             one_plan: plan(model.clone(), width, Some(1))?,
             any_plan: plan(model, width, None)?,
+            novelty_scale,
             encoder,
             profile: Profile::default(),
             thresholds: schema.profiles.of(Profile::default()),
@@ -174,6 +201,12 @@ impl Detector {
 
     /// Runs encoded records through the model; per row, the class probabilities and
     /// the novelty score.
+    /// The plan whole chunks run through, and its chunk size: for the benchmark's
+    /// per-node profile (`VIGIL_BENCH_PROFILE=nodes`), which times tract's own steps.
+    pub fn chunk_plan(&self) -> (&Arc<TypedRunnableModel>, usize) {
+        (&self.chunk_plan, CHUNK_ROWS)
+    }
+
     pub fn run(
         &self,
         features: &Encoded,
@@ -188,17 +221,37 @@ impl Detector {
             )));
         }
         let mut rows = Vec::with_capacity(n);
+        // One state for every whole chunk of the call: `plan.run` would set up (and
+        // tear down) a state per chunk, forty times for 10,000 records.
+        let mut chunk_state = None;
         for (numeric, categories) in features
             .numeric
             .chunks(CHUNK_ROWS * width)
             .zip(features.categories.chunks(CHUNK_ROWS * CATEGORIES))
         {
-            let plan = match numeric.len() / width {
-                CHUNK_ROWS => &self.chunk_plan,
-                1 => &self.one_plan,
-                _ => &self.any_plan,
+            let mut other_state;
+            let state = match numeric.len() / width {
+                CHUNK_ROWS => match &mut chunk_state {
+                    Some(state) => state,
+                    None => chunk_state.insert(spawn(&self.chunk_plan)?),
+                },
+                1 => {
+                    other_state = spawn(&self.one_plan)?;
+                    &mut other_state
+                }
+                _ => {
+                    other_state = spawn(&self.any_plan)?;
+                    &mut other_state
+                }
             };
-            run_plan(plan, numeric, categories, width, &mut rows)?;
+            run_plan(
+                state,
+                numeric,
+                categories,
+                width,
+                self.novelty_scale,
+                &mut rows,
+            )?;
         }
         Ok(rows)
     }
@@ -226,43 +279,68 @@ fn plan(
         .map_err(load)
 }
 
-/// Runs one chunk (whole rows) through `plan`, appending a result per row.
+fn spawn(plan: &Arc<TypedRunnableModel>) -> Result<TypedSimpleState, DetectError> {
+    plan.spawn()
+        .map_err(|e| DetectError::Inference(format!("{e:#}")))
+}
+
+/// Runs one chunk (whole rows) through a state of its plan, appending a result per row.
 fn run_plan(
-    plan: &Arc<TypedRunnableModel>,
+    state: &mut TypedSimpleState,
     numeric: &[f32],
     categories: &[i64],
     width: usize,
+    novelty_scale: f32,
     rows: &mut Vec<([f32; CLASS_COUNT], f32)>,
 ) -> Result<(), DetectError> {
     let infer = |e: TractError| DetectError::Inference(format!("{e:#}"));
     let n = numeric.len() / width;
     let numeric = Tensor::from_shape(&[n, width], numeric).map_err(infer)?;
     let categories = Tensor::from_shape(&[n, CATEGORIES], categories).map_err(infer)?;
-    let outputs = plan
+    let outputs = state
         .run(tvec!(numeric.into(), categories.into()))
         .map_err(infer)?;
-    let logits = outputs[0].to_plain_array_view::<f32>().map_err(infer)?;
-    let novelty = outputs[1].to_plain_array_view::<f32>().map_err(infer)?;
-    let logits = logits
-        .as_slice()
-        .ok_or_else(|| DetectError::Inference("logits are not contiguous".into()))?;
-    let novelty = novelty
-        .as_slice()
-        .ok_or_else(|| DetectError::Inference("novelty is not contiguous".into()))?;
-    if logits.len() != n * CLASS_COUNT || novelty.len() != n {
+    let [logits, distances, norms] = [0, 1, 2].map(|i| outputs[i].to_plain_array_view::<f32>());
+    let (logits, distances, norms) = (
+        logits.map_err(infer)?,
+        distances.map_err(infer)?,
+        norms.map_err(infer)?,
+    );
+    let (Some(logits), Some(distances), Some(norms)) =
+        (logits.as_slice(), distances.as_slice(), norms.as_slice())
+    else {
+        return Err(DetectError::Inference("an output is not contiguous".into()));
+    };
+    let centroids = distances.len() / n.max(1);
+    if logits.len() != n * CLASS_COUNT
+        || norms.len() != n
+        || centroids == 0
+        || distances.len() != n * centroids
+    {
         return Err(DetectError::Inference(format!(
-            "unexpected output sizes {} and {} for {n} records",
+            "unexpected output sizes {}, {} and {} for {n} records",
             logits.len(),
-            novelty.len()
+            distances.len(),
+            norms.len()
         )));
     }
     rows.extend(
         logits
             .chunks_exact(CLASS_COUNT)
-            .zip(novelty)
-            .map(|(z, nov)| (softmax(z), *nov)),
+            .zip(distances.chunks_exact(centroids))
+            .zip(norms)
+            .map(|((z, d), norm)| (softmax(z), novelty(d, *norm, novelty_scale))),
     );
     Ok(())
+}
+
+/// The graph's novelty from the head's values: the squared distance to the nearest
+/// centroid (the least distance term plus the row's norm), never below 0, scaled;
+/// in f32 and in the graph's order (`ReduceMin`, `Add`, `Relu`, `Mul`), so the bits
+/// are the graph's.
+fn novelty(distances: &[f32], norm: f32, scale: f32) -> f32 {
+    let nearest = distances.iter().copied().fold(f32::INFINITY, f32::min);
+    (nearest + norm).max(0.0) * scale
 }
 
 /// The graph's own softmax over one row of logits: `exp(z - max) / sum`, in f32 as
@@ -275,4 +353,63 @@ fn softmax(z: &[f32]) -> [f32; CLASS_COUNT] {
     }
     let sum: f32 = p.iter().sum();
     p.map(|x| x / sum)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The novelty computed in Rust from the head's values is, bit for bit, the
+    /// graph's own `novelty` output, on inputs all over the place.
+    #[test]
+    fn novelty_in_rust_is_the_graphs_to_the_bit() {
+        let detector = Detector::bundled().unwrap();
+        let width = detector.encoder.numeric_width();
+        let slots = detector.encoder.no_category();
+        let n = 300;
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let numeric: Vec<f32> = (0..n * width)
+            .map(|_| (next() % 2000) as f32 / 100.0 - 10.0)
+            .collect();
+        let categories: Vec<i64> = (0..n * CATEGORIES)
+            .map(|_| (next() % (slots as u64 + 1)) as i64)
+            .collect();
+        let encoded = Encoded {
+            numeric: numeric.clone(),
+            categories: categories.clone(),
+        };
+        let ours = detector.run(&encoded, n).unwrap();
+
+        let schema = FeatureSchema::bundled().unwrap();
+        let mut model = tract_onnx::onnx()
+            .model_for_read(&mut &BUNDLED_MODEL[..])
+            .unwrap();
+        model
+            .select_outputs_by_name([schema.outputs.novelty.as_str()])
+            .unwrap();
+        let graph = plan(model, width, None).unwrap();
+        let outputs = graph
+            .run(tvec!(
+                Tensor::from_shape(&[n, width], &numeric).unwrap().into(),
+                Tensor::from_shape(&[n, CATEGORIES], &categories)
+                    .unwrap()
+                    .into()
+            ))
+            .unwrap();
+        let theirs = outputs[0].to_plain_array_view::<f32>().unwrap();
+        assert_eq!((ours.len(), theirs.len()), (n, n));
+        for (i, ((_, mine), graph)) in ours.iter().zip(theirs.iter()).enumerate() {
+            assert_eq!(
+                mine.to_bits(),
+                graph.to_bits(),
+                "row {i}: {mine} vs {graph}"
+            );
+        }
+    }
 }
