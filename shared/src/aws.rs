@@ -36,10 +36,30 @@ pub async fn sdk_config(config: &Config) -> Option<aws_config::SdkConfig> {
             Some(BootstrapAdmin::SecretsManager(_))
         );
     if needs_aws {
-        Some(aws_config::load_from_env().await)
+        Some(load_sdk_config().await)
     } else {
         None
     }
+}
+
+/// The SDK configuration from the environment (region, credentials,
+/// `AWS_ENDPOINT_URL`), with the HTTPS client of [`sdk_loader`].
+pub async fn load_sdk_config() -> aws_config::SdkConfig {
+    sdk_loader().load().await
+}
+
+/// The SDK's configuration loader with the one HTTPS client every Vigil process uses:
+/// rustls on ring. The SDK crates are built without their default client (which
+/// would bring AWS-LC), so this is the way to make one; tests set more on it.
+pub fn sdk_loader() -> aws_config::ConfigLoader {
+    use aws_smithy_http_client::{
+        Builder,
+        tls::{Provider, rustls_provider::CryptoMode},
+    };
+    let https = Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https)
 }
 
 async fn read_secret(aws: &aws_config::SdkConfig, arn: &str) -> Result<String, StartupError> {

@@ -23,6 +23,7 @@ pub mod domain;
 pub mod feedback;
 pub mod health;
 pub mod http;
+mod jwt_hs256;
 pub mod live;
 pub mod metrics;
 #[cfg(feature = "notify")]

@@ -105,6 +105,7 @@ pub struct TokenKeys {
 
 impl TokenKeys {
     pub fn new(secret: &JwtSecret, issuer: &str, audience: &str, ttl: Duration) -> Self {
+        crate::jwt_hs256::install();
         let mut validation = Validation::new(Algorithm::HS256);
         // Only HS256: `alg: none` and every other algorithm are refused.
         validation.algorithms = vec![Algorithm::HS256];
@@ -206,6 +207,7 @@ mod tests {
         let h = B64.encode(header.to_string());
         let c = B64.encode(claims.to_string());
         let signing_input = format!("{h}.{c}");
+        crate::jwt_hs256::install();
         let sig = jsonwebtoken::crypto::sign(
             signing_input.as_bytes(),
             &EncodingKey::from_secret(secret),

@@ -366,7 +366,7 @@ pub async fn dynamo_tables() -> Option<vigil::config::TableNames> {
     if !aws_available() {
         return None;
     }
-    let aws = aws_config::load_from_env().await;
+    let aws = vigil::aws::load_sdk_config().await;
     let client = aws_sdk_dynamodb::Client::new(&aws);
     let run = ulid::Ulid::new().to_string().to_lowercase();
     let tables = vigil::config::TableNames {

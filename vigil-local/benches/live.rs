@@ -152,7 +152,7 @@ async fn fan_out() {
         alerts: format!("bench-alerts-{run}"),
         connections: format!("bench-connections-{run}"),
     });
-    let aws = aws_config::load_from_env().await;
+    let aws = vigil::aws::load_sdk_config().await;
     let StoreConfig::DynamoDb(tables) = &config else {
         unreachable!()
     };

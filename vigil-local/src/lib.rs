@@ -109,7 +109,7 @@ pub async fn start_notifications(
     let publisher: Arc<dyn Publisher> = match (topic_arn, &services.aws) {
         (Some(arn), Some(aws)) => Arc::new(SnsPublisher::new(aws_sdk_sns::Client::new(aws), arn)),
         (Some(arn), None) => {
-            let aws = aws_config::load_from_env().await;
+            let aws = vigil::aws::load_sdk_config().await;
             Arc::new(SnsPublisher::new(aws_sdk_sns::Client::new(&aws), arn))
         }
         (None, _) => Arc::new(LogPublisher),

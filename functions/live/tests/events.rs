@@ -33,7 +33,7 @@ async fn live_pushing_to(endpoint: &str) -> Live {
     let mut runtime = RuntimeApi::start().await;
     runtime.spawn_function(env!("CARGO_BIN_EXE_live"), "live", &env);
     let config = vigil::config::StoreConfig::DynamoDb(tables);
-    let stores = Stores::from_config(&config, Some(&aws_config::load_from_env().await));
+    let stores = Stores::from_config(&config, Some(&vigil::aws::load_sdk_config().await));
     Live { runtime, stores }
 }
 

@@ -24,7 +24,7 @@ async fn main() -> Result<(), Error> {
         .topic_arn
         .clone()
         .ok_or("VIGIL_TOPIC_ARN must be set to the alerts topic's ARN")?;
-    let aws = aws_config::load_from_env().await;
+    let aws = vigil::aws::load_sdk_config().await;
     let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&aws), topic_arn);
     let retry = config
         .notify

@@ -47,7 +47,7 @@ async fn the_lambda_binary_publishes_the_fixture_to_a_subscribed_queue() {
     if !aws_available() {
         return;
     }
-    let aws = aws_config::load_from_env().await;
+    let aws = vigil::aws::load_sdk_config().await;
     let Subscription {
         topic_arn,
         queue_url,

@@ -143,7 +143,7 @@ async fn an_attack_keeps_every_dynamodb_item_within_its_bound() {
     let Some(tables) = vigil_testkit::dynamo_tables().await else {
         return;
     };
-    let client = aws_sdk_dynamodb::Client::new(&aws_config::load_from_env().await);
+    let client = aws_sdk_dynamodb::Client::new(&vigil::aws::load_sdk_config().await);
     let alerts = Arc::new(DynamoAlertStore::new(client.clone(), tables.alerts.clone()));
 
     let (flood, _) = an_attack_is_two_alerts(alerts.as_ref()).await;

@@ -47,7 +47,7 @@ async fn lost_requests_and_answers_count_nothing_twice_and_lose_nothing() {
         .parse()
         .unwrap();
     let proxy = FaultyProxy::start(moto).await;
-    let faulty = aws_config::from_env()
+    let faulty = vigil::aws::sdk_loader()
         .endpoint_url(proxy.endpoint())
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
         .load()
@@ -56,7 +56,7 @@ async fn lost_requests_and_answers_count_nothing_twice_and_lose_nothing() {
         aws_sdk_dynamodb::Client::new(&faulty),
         tables.alerts.clone(),
     );
-    let direct_client = aws_sdk_dynamodb::Client::new(&aws_config::load_from_env().await);
+    let direct_client = aws_sdk_dynamodb::Client::new(&vigil::aws::load_sdk_config().await);
     let direct = Arc::new(DynamoAlertStore::new(
         direct_client.clone(),
         tables.alerts.clone(),

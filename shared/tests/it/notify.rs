@@ -88,7 +88,7 @@ struct Fanout {
 
 /// Fresh tables, and a topic with a queue subscribed to high and critical alerts only.
 async fn fanout() -> Fanout {
-    let aws = aws_config::load_from_env().await;
+    let aws = vigil::aws::load_sdk_config().await;
     let tables = dynamo_tables().await.expect("moto is running");
     let Subscription {
         topic_arn,

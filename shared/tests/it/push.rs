@@ -30,7 +30,7 @@ struct Live {
 /// Fresh tables on moto and a pusher posting to moto's Management API.
 async fn live() -> Live {
     let tables = dynamo_tables().await.expect("moto is running");
-    let aws = aws_config::load_from_env().await;
+    let aws = vigil::aws::load_sdk_config().await;
     let config = vigil::config::StoreConfig::DynamoDb(tables);
     let stores = Stores::from_config(&config, Some(&aws));
     let pusher = Pusher::new(
@@ -127,7 +127,7 @@ async fn events_arrive_in_order_and_an_unreachable_api_fails_only_the_push() {
     let ana = user("ana");
     live.stores.users.create(&ana).await.unwrap();
     let id = connected(&live, &ana, Filters::default(), false).await;
-    let aws = aws_config::load_from_env().await;
+    let aws = vigil::aws::load_sdk_config().await;
     let unreachable = Pusher::new(
         &aws,
         "http://127.0.0.1:9",

@@ -25,7 +25,7 @@ fn embedded() -> Stores {
 /// is a failure, not a skip.
 async fn dynamodb() -> Option<Stores> {
     let tables = vigil_testkit::dynamo_tables().await?;
-    let client = aws_sdk_dynamodb::Client::new(&aws_config::load_from_env().await);
+    let client = aws_sdk_dynamodb::Client::new(&vigil::aws::load_sdk_config().await);
     // Idempotent: a second call finds the tables and leaves them alone.
     create_tables(&client, &tables)
         .await
@@ -845,7 +845,7 @@ async fn the_dedup_pointer_lives_as_long_as_its_campaign() {
     let Some(tables) = vigil_testkit::dynamo_tables().await else {
         return;
     };
-    let client = aws_sdk_dynamodb::Client::new(&aws_config::load_from_env().await);
+    let client = aws_sdk_dynamodb::Client::new(&vigil::aws::load_sdk_config().await);
     let alerts = DynamoAlertStore::new(client.clone(), tables.alerts.clone());
     let expires_at = |key: String| {
         let (client, table) = (client.clone(), tables.alerts.clone());

@@ -17,7 +17,7 @@ async fn with_the_embedded_store_a_configured_topic_receives_alert_changes() {
         return;
     }
     // Given vigil-local on the embedded store with a topic configured
-    let aws = aws_config::load_from_env().await;
+    let aws = vigil::aws::load_sdk_config().await;
     let Subscription {
         topic_arn,
         queue_url,
