@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # System packages Vigil's make targets want on a Debian machine: python3-venv (for the
 # tools' virtual environment), chromium and chromium-driver (the console page's test in
-# a real browser) and, optionally, mold (a faster linker). Installs only what is
+# a real browser), wrk (make bench's HTTP load) and, optionally, mold (a faster linker). Installs only what is
 # missing, and only when it can (root, or sudo without a password).
 set -euo pipefail
 
@@ -14,6 +14,10 @@ fi
 if [ "${1:-}" = test ]; then
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+fi
+# `tools/bootstrap.sh bench` (make bench): wrk, the HTTP load generator.
+if [ "${1:-}" = bench ]; then
+  command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 

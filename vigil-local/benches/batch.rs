@@ -12,7 +12,7 @@
 //!   onnxruntime on Vigil's own model with the very features tract ran.
 //! - Over HTTP on loopback: the release vigil-local and (with `PEER`) the peer's
 //!   gunicorn (2 workers), 1 record per request on 16 connections and 1,000 records
-//!   per request on 4, the same JSON bodies for both.
+//!   per request on 4, the same JSON bodies for both, loaded by wrk.
 //! - Peak RSS of vigil-local after one 10,000-record batch; model load (cold start
 //!   to model ready); the predict package, when `make package-size` has built it.
 //!
@@ -174,16 +174,28 @@ fn main() {
     let mut features = vigil::detect::Encoded::default();
     one.encoder().encode(&parsed, &mut features);
 
-    // Profiling aid: `VIGIL_BENCH_PROFILE=csv|json` runs one path for 10 s, then stops.
+    if std::env::var("VIGIL_BENCH_PROFILE").as_deref() == Ok("nodes") {
+        return profile_nodes(&one, &features);
+    }
+    // Profiling aid: `VIGIL_BENCH_PROFILE=csv|json|features|model` runs one path for 10 s
+    // (or VIGIL_BENCH_SECS), prints its rate, then stops.
     if let Ok(path) = std::env::var("VIGIL_BENCH_PROFILE") {
         let (body, csv_body) = match path.as_str() {
             "json" => (json_body.as_slice(), false),
             _ => (text.as_bytes(), true),
         };
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(10) {
-            handlers::answer_unstored(&one, body, csv_body, path == "csv").unwrap();
+        let secs = std::env::var("VIGIL_BENCH_SECS").map_or(10.0, |s| s.parse().unwrap());
+        let (started, mut batches) = (Instant::now(), 0);
+        while started.elapsed() < Duration::from_secs_f64(secs) {
+            match path.as_str() {
+                "features" => one.encoder().encode(&parsed, &mut features),
+                "model" => drop(one.run(&features, BATCH).unwrap()),
+                _ => drop(handlers::answer_unstored(&one, body, csv_body, path == "csv").unwrap()),
+            }
+            batches += 1;
         }
+        let records = (batches * BATCH) as f64 / started.elapsed().as_secs_f64();
+        println!("{path}: {} records", per_s(records));
         return;
     }
 
@@ -348,7 +360,7 @@ fn main() {
     let thousand_body = serde_json::to_vec(&json!({"records": &values[..1000]})).unwrap();
     let mut server = VigilServer::start();
     let rss_start = server.rss_mib("VmRSS");
-    let vigil_http = runtime.block_on(async {
+    let token = runtime.block_on(async {
         let token = server.token().await;
         // One 10,000-record batch first, for the peak RSS it takes.
         let response = reqwest::Client::new()
@@ -364,11 +376,13 @@ fn main() {
             .unwrap();
         assert_eq!(response.status(), 200);
         response.bytes().await.unwrap();
-        let url = format!("{}/threat-detection/predict?store=false", server.base);
-        let single = load(&url, Some(&token), &one_body, 16).await;
-        let batch = load(&url, Some(&token), &thousand_body, 4).await;
-        (single, batch)
+        token
     });
+    let url = format!("{}/threat-detection/predict?store=false", server.base);
+    let vigil_http = (
+        load(&url, Some(&token), &one_body, 16),
+        load(&url, Some(&token), &thousand_body, 4),
+    );
     let rss_batch = server.rss_mib("VmHWM");
     server.stop();
     let peer_http = peer
@@ -376,12 +390,11 @@ fn main() {
         .zip(python.as_ref())
         .and_then(|(peer, python)| {
             let mut gunicorn = PeerServer::start(&root, peer, python)?;
-            let result = runtime.block_on(async {
-                let url = format!("{}/predict", gunicorn.base);
-                let single = load(&url, None, &one_body, 16).await;
-                let batch = load(&url, None, &thousand_body, 4).await;
-                (single, batch)
-            });
+            let url = format!("{}/predict", gunicorn.base);
+            let result = (
+                load(&url, None, &one_body, 16),
+                load(&url, None, &thousand_body, 4),
+            );
             gunicorn.stop();
             Some(result)
         });
@@ -472,6 +485,58 @@ fn rss_probe() {
     println!("{before} {after}");
 }
 
+/// Where tract's time goes, node by node: the chunk plan's steps timed one by one
+/// (tract's own `eval`, wrapped) over the batch's whole chunks, repeated for 3 s.
+/// Prints a Markdown table, the slowest first.
+fn profile_nodes(detector: &Detector, features: &vigil::detect::Encoded) {
+    use tract_onnx::prelude::*;
+    let (plan, rows) = detector.chunk_plan();
+    let width = detector.encoder().numeric_width();
+    let model = plan.model();
+    let mut spent = vec![Duration::ZERO; model.nodes().len()];
+    let mut state = plan.spawn().unwrap();
+    let (started, mut chunks) = (Instant::now(), 0usize);
+    let whole = BATCH / rows;
+    while started.elapsed() < Duration::from_secs(3) {
+        for c in 0..whole {
+            let numeric = &features.numeric[c * rows * width..(c + 1) * rows * width];
+            let categories = &features.categories[c * rows * 3..(c + 1) * rows * 3];
+            let inputs = tvec!(
+                Tensor::from_shape(&[rows, width], numeric).unwrap().into(),
+                Tensor::from_shape(&[rows, 3], categories).unwrap().into()
+            );
+            state
+                .run_plan_with_eval(inputs, |session, op_state, node, inputs| {
+                    let t = Instant::now();
+                    let out = tract_onnx::tract_core::plan::eval(session, op_state, node, inputs);
+                    spent[node.id] += t.elapsed();
+                    out
+                })
+                .unwrap();
+            chunks += 1;
+        }
+    }
+    let wall = started.elapsed().as_secs_f64() * 1e6 / chunks as f64;
+    let total: f64 = spent.iter().map(Duration::as_secs_f64).sum::<f64>() * 1e6 / chunks as f64;
+    let mut nodes: Vec<_> = model
+        .nodes()
+        .iter()
+        .map(|n| (spent[n.id].as_secs_f64() * 1e6 / chunks as f64, n))
+        .filter(|(us, _)| *us > 0.0)
+        .collect();
+    nodes.sort_by(|a, b| b.0.total_cmp(&a.0));
+    println!("chunk of {rows} rows: {wall:.1} µs a run, {total:.1} µs in the nodes' eval");
+    println!("| node | op | µs per chunk | share |\n|---|---|---:|---:|");
+    for (us, node) in nodes {
+        println!(
+            "| {} | {} | {us:.2} | {:.1} % |",
+            node.name,
+            node.op().name(),
+            100.0 * us / total
+        );
+    }
+}
+
 /// The probe's (model loaded, after the batch) peak RSS in MiB.
 fn probe_rss(records_csv: &Path) -> (f64, f64) {
     let output = Command::new(std::env::current_exe().unwrap())
@@ -494,86 +559,63 @@ struct Load {
     p99_ms: f64,
 }
 
-/// Requests per second and p99 latency of `connections` clients posting `body` to
-/// `url` as fast as answers come, for 5 seconds (after 1 s of warm-up). Each client is
-/// one HTTP/1.1 keep-alive connection driven by hyper directly: the client shares the
-/// machine with the server, so it should cost as little as it can (reqwest's layers
-/// held Vigil's single-record figure to what the client could send).
-async fn load(url: &str, token: Option<&str>, body: &[u8], connections: usize) -> Load {
-    use http_body_util::{BodyExt, Full};
-    use hyper_util::rt::TokioIo;
-    let uri: hyper::Uri = url.parse().unwrap();
-    let authority = uri.authority().unwrap().to_string();
-    let path = uri.path_and_query().unwrap().to_string();
-    let body = bytes::Bytes::copy_from_slice(body);
-    let authorization = token.map(|t| format!("Bearer {t}"));
-    let run = |secs: f64| {
-        let tasks: Vec<_> = (0..connections)
-            .map(|_| {
-                let (authority, path, body, authorization) = (
-                    authority.clone(),
-                    path.clone(),
-                    body.clone(),
-                    authorization.clone(),
-                );
-                tokio::spawn(async move {
-                    // A server may close a connection after any answer (gunicorn's
-                    // sync workers do after every one): then the client reconnects,
-                    // and the reconnection counts in the latency, as it would for wrk.
-                    let connect = || async {
-                        let stream = tokio::net::TcpStream::connect(&authority).await.unwrap();
-                        stream.set_nodelay(true).unwrap();
-                        let (sender, connection) =
-                            hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                                .await
-                                .unwrap();
-                        tokio::spawn(connection);
-                        sender
-                    };
-                    let mut sender = connect().await;
-                    let mut latencies = Vec::new();
-                    let started = Instant::now();
-                    while started.elapsed().as_secs_f64() < secs {
-                        let sent = Instant::now();
-                        if sender.ready().await.is_err() {
-                            sender = connect().await;
-                        }
-                        let mut request = hyper::Request::post(path.as_str())
-                            .header("host", authority.as_str())
-                            .header("content-type", "application/json");
-                        if let Some(authorization) = &authorization {
-                            request = request.header("authorization", authorization.as_str());
-                        }
-                        let request = request.body(Full::new(body.clone())).unwrap();
-                        let Ok(response) = sender.send_request(request).await else {
-                            // Closed while sending: count it again on a new connection.
-                            sender = connect().await;
-                            continue;
-                        };
-                        assert!(response.status().is_success(), "{}", response.status());
-                        response.into_body().collect().await.unwrap();
-                        latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
-                    }
-                    latencies
-                })
-            })
+/// wrk's script: POST the file `BODY` (JSON), with `TOKEN` as a bearer token when set;
+/// at the end one line `WRK requests seconds p99_ms non_2xx errors`.
+const WRK_SCRIPT: &str = r#"
+local f = assert(io.open(os.getenv("BODY"), "rb")); wrk.body = f:read("*a"); f:close()
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local token = os.getenv("TOKEN")
+if token and #token > 0 then wrk.headers["Authorization"] = "Bearer " .. token end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("WRK %d %f %f %d %d\n", summary.requests, summary.duration / 1e6,
+    latency:percentile(99) / 1000, e.status, e.connect + e.read + e.write + e.timeout))
+end
+"#;
+
+/// Requests per second and p99 latency of `connections` keep-alive connections
+/// posting `body` to `url` as fast as answers come, for 5 seconds after 1 s of
+/// warm-up: wrk (Debian's; `tools/bootstrap.sh bench` installs it), the tool the
+/// issue's figures came from, on one thread so the server keeps a core. A C client
+/// on epoll costs the shared machine least; a server that closes connections (the
+/// peer's gunicorn sync workers, after every answer) makes wrk reconnect, and the
+/// reconnection counts in the latency.
+fn load(url: &str, token: Option<&str>, body: &[u8], connections: usize) -> Load {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+    let (script, body_file) = (
+        dir.join("post.lua"),
+        dir.join(format!("body-{}.json", body.len())),
+    );
+    std::fs::write(&script, WRK_SCRIPT).unwrap();
+    std::fs::write(&body_file, body).unwrap();
+    let run = |secs: u32| {
+        let output = Command::new("wrk")
+            .args(["-t1", &format!("-c{connections}"), &format!("-d{secs}s")])
+            .arg("-s")
+            .arg(&script)
+            .arg(url)
+            .env("BODY", &body_file)
+            .env("TOKEN", token.unwrap_or_default())
+            .output()
+            .expect("wrk (tools/bootstrap.sh bench installs it)");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix("WRK "))
+            .unwrap_or_else(|| panic!("wrk printed no summary: {text}"));
+        let f: Vec<f64> = line
+            .split_whitespace()
+            .map(|x| x.parse().unwrap())
             .collect();
-        async move {
-            let started = Instant::now();
-            let mut all = Vec::new();
-            for task in tasks {
-                all.extend(task.await.unwrap());
-            }
-            (all, started.elapsed().as_secs_f64())
+        assert_eq!(f[3], 0.0, "{url}: {} answers were not 2xx", f[3]);
+        Load {
+            per_s: f[0] / f[1],
+            p99_ms: f[2],
         }
     };
-    run(1.0).await;
-    let (mut latencies, secs) = run(5.0).await;
-    latencies.sort_by(f64::total_cmp);
-    Load {
-        per_s: latencies.len() as f64 / secs,
-        p99_ms: latencies[latencies.len() * 99 / 100],
-    }
+    run(1);
+    run(5)
 }
 
 const PASSWORD: &str = "bench-admin-password-1";
