@@ -199,14 +199,14 @@ impl Detector {
             .collect())
     }
 
-    /// Runs encoded records through the model; per row, the class probabilities and
-    /// the novelty score.
     /// The plan whole chunks run through, and its chunk size: for the benchmark's
     /// per-node profile (`VIGIL_BENCH_PROFILE=nodes`), which times tract's own steps.
     pub fn chunk_plan(&self) -> (&Arc<TypedRunnableModel>, usize) {
         (&self.chunk_plan, CHUNK_ROWS)
     }
 
+    /// Runs encoded records through the model; per row, the class probabilities and
+    /// the novelty score.
     pub fn run(
         &self,
         features: &Encoded,
