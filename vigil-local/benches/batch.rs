@@ -174,6 +174,25 @@ fn main() {
     let mut features = vigil::detect::Encoded::default();
     one.encoder().encode(&parsed, &mut features);
 
+    // `VIGIL_BENCH_PROFILE=rest`: one call's time for batches up to a chunk, which
+    // decides when a rest is padded to a whole chunk (`PAD_FROM` in detector.rs).
+    if std::env::var("VIGIL_BENCH_PROFILE").as_deref() == Ok("rest") {
+        let w = one.encoder().numeric_width();
+        for n in [1, 2, 4, 8, 16, 32, 64, 96, 128, 192, 232, 255, 256] {
+            let part = vigil::detect::Encoded {
+                numeric: features.numeric[..n * w].to_vec(),
+                categories: features.categories[..n * 3].to_vec(),
+            };
+            let t = Instant::now();
+            let mut k = 0;
+            while t.elapsed() < Duration::from_millis(300) {
+                one.run(&part, n).unwrap();
+                k += 1;
+            }
+            println!("{n}: {:.1} µs", t.elapsed().as_secs_f64() * 1e6 / k as f64);
+        }
+        return;
+    }
     if std::env::var("VIGIL_BENCH_PROFILE").as_deref() == Ok("nodes") {
         return profile_nodes(&one, &features);
     }
@@ -489,7 +508,6 @@ fn rss_probe() {
 /// (tract's own `eval`, wrapped) over the batch's whole chunks, repeated for 3 s.
 /// Prints a Markdown table, the slowest first.
 fn profile_nodes(detector: &Detector, features: &vigil::detect::Encoded) {
-    use tract_onnx::prelude::*;
     let (plan, rows) = detector.chunk_plan();
     let width = detector.encoder().numeric_width();
     let model = plan.model();
@@ -501,10 +519,7 @@ fn profile_nodes(detector: &Detector, features: &vigil::detect::Encoded) {
         for c in 0..whole {
             let numeric = &features.numeric[c * rows * width..(c + 1) * rows * width];
             let categories = &features.categories[c * rows * 3..(c + 1) * rows * 3];
-            let inputs = tvec!(
-                Tensor::from_shape(&[rows, width], numeric).unwrap().into(),
-                Tensor::from_shape(&[rows, 3], categories).unwrap().into()
-            );
+            let inputs = detector.plan_inputs(numeric, categories, rows).unwrap();
             state
                 .run_plan_with_eval(inputs, |session, op_state, node, inputs| {
                     let t = Instant::now();

@@ -3,6 +3,7 @@
 //! large batch across the cores the process has.
 
 use super::{
+    cut::{Cut, softmax},
     features::{CATEGORIES, Encoded, FeatureEncoder},
     prediction::{CLASS_COUNT, Prediction},
     record::ConnectionRecord,
@@ -28,13 +29,12 @@ pub enum DetectError {
 /// 690 k vs 320 k records/s at 10,240 rows), and 256 was the fastest of 64/256/1024.
 const CHUNK_ROWS: usize = 256;
 
-/// The novelty head's values the plans stop at (`model/gather.py` names them): each
-/// row's squared-distance terms to every centroid, `[n, k]`, and the row's own
-/// squared norm, `[n, 1]`; and the head's final scale, a constant. `novelty` below
-/// does what the graph does with them.
-const NOVELTY_DISTANCES: &str = "km_cross";
-const NOVELTY_NORM: &str = "xnorm";
-const NOVELTY_SCALE: &str = "nov_scale";
+/// A rest of at least this many rows runs through the chunk plan, padded with zeros
+/// (whose results are dropped): the symbolic plan takes 0.58 µs a row, a padded chunk
+/// 36 µs in all, so from about 60 rows padding is the faster (`VIGIL_BENCH_PROFILE=rest`
+/// times both). 1,000 records were 3 chunks and a 232-row rest at 139 µs; they are
+/// now 4 chunks.
+const PAD_FROM: usize = CHUNK_ROWS / 4;
 
 /// A batch is split across threads only when each thread gets at least this many
 /// rows: below that, starting a thread costs more than it saves.
@@ -44,16 +44,16 @@ pub struct Detector {
     /// Threads a large batch is scored on: the cores this process may use (in Lambda,
     /// the function's vCPUs, which its memory size decides).
     threads: usize,
-    /// For whole chunks of `CHUNK_ROWS` rows.
+    /// For whole chunks of `CHUNK_ROWS` rows, and rests of `PAD_FROM` rows or more.
     chunk_plan: Arc<TypedRunnableModel>,
-    /// For the rest (fewer than `CHUNK_ROWS` rows): a symbolic batch size, so a few
+    /// For a smaller rest (fewer than `PAD_FROM` rows): a symbolic batch size, so a few
     /// records cost a few rows, not a padded chunk.
     any_plan: Arc<TypedRunnableModel>,
     /// For a single record, the commonest request of all: a plan for exactly one row
     /// runs it in a fraction of the symbolic plan's time.
     one_plan: Arc<TypedRunnableModel>,
-    /// The novelty head's final scale (`novelty` below).
-    novelty_scale: f32,
+    /// What the plans leave out of the graph, done in Rust (`cut.rs`).
+    cut: Cut,
     encoder: FeatureEncoder,
     schema: FeatureSchema,
     /// The operating point every prediction is decided at, and its thresholds.
@@ -75,38 +75,22 @@ impl Detector {
         let mut model = tract_onnx::onnx()
             .model_for_read(&mut &onnx[..])
             .map_err(load)?;
-        // The logits, not the graph's softmax: tract runs its softmax kernel once per
-        // 5-wide row, a quarter of the model's time; five exponentials in Rust cost
-        // next to nothing (`softmax` below). Likewise the novelty head's last steps:
-        // tract's ReduceMin over the 24 centroid distances of a row was a third of the
-        // whole graph's time (`VIGIL_BENCH_PROFILE=nodes`), a loop in Rust is nothing.
-        let novelty_scale = model
-            .node_by_name(NOVELTY_SCALE)
-            .ok()
-            .and_then(|node| node.op_as::<tract_onnx::tract_core::ops::konst::Const>())
-            .and_then(|c| {
-                c.val()
-                    .to_plain_array_view::<f32>()
-                    .ok()?
-                    .iter()
-                    .next()
-                    .copied()
-            })
-            .ok_or_else(|| DetectError::Load(format!("the model has no {NOVELTY_SCALE}")))?;
-        model
-            .select_outputs_by_name([
-                schema.outputs.logits.as_str(),
-                NOVELTY_DISTANCES,
-                NOVELTY_NORM,
-            ])
-            .map_err(load)?;
-        let width = encoder.numeric_width();
+        // The plans run the graph's matrix products; Rust does its small steps in
+        // front of and behind them, which tract ran slowly (`cut.rs` says which).
+        let cut = Cut::new(
+            &mut model,
+            &schema.outputs.logits,
+            encoder.numeric_width(),
+            encoder.no_category() as usize + 1,
+        )
+        .map_err(DetectError::Load)?;
+        let widths = cut.input_widths();
         Ok(Self {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            chunk_plan: plan(model.clone(), width, Some(CHUNK_ROWS))?,
-            one_plan: plan(model.clone(), width, Some(1))?,
-            any_plan: plan(model, width, None)?,
-            novelty_scale,
+            chunk_plan: plan(model.clone(), &widths, Some(CHUNK_ROWS))?,
+            one_plan: plan(model.clone(), &widths, Some(1))?,
+            any_plan: plan(model, &widths, None)?,
+            cut,
             encoder,
             profile: Profile::default(),
             thresholds: schema.profiles.of(Profile::default()),
@@ -199,10 +183,26 @@ impl Detector {
             .collect())
     }
 
-    /// The plan whole chunks run through, and its chunk size: for the benchmark's
-    /// per-node profile (`VIGIL_BENCH_PROFILE=nodes`), which times tract's own steps.
+    /// The plan whole chunks run through, its chunk size, and its inputs for a
+    /// chunk of encoded rows: for the benchmark's per-node profile
+    /// (`VIGIL_BENCH_PROFILE=nodes`), which times tract's own steps.
     pub fn chunk_plan(&self) -> (&Arc<TypedRunnableModel>, usize) {
         (&self.chunk_plan, CHUNK_ROWS)
+    }
+
+    /// A plan's inputs for whole rows of encoded `numeric` features and `categories`,
+    /// padded to the plan's `rows`.
+    pub fn plan_inputs(
+        &self,
+        numeric: &[f32],
+        categories: &[i64],
+        rows: usize,
+    ) -> Result<TVec<TValue>, DetectError> {
+        let mut inputs = self.cut.inputs(rows);
+        self.cut
+            .fill(numeric, categories, &mut inputs)
+            .map_err(DetectError::Inference)?;
+        Ok(inputs.values())
     }
 
     /// Runs encoded records through the model; per row, the class probabilities and
@@ -221,47 +221,97 @@ impl Detector {
             )));
         }
         let mut rows = Vec::with_capacity(n);
-        // One state for every whole chunk of the call: `plan.run` would set up (and
-        // tear down) a state per chunk, forty times for 10,000 records.
-        let mut chunk_state = None;
+        // One state and one set of inputs for every whole chunk of the call:
+        // `plan.run` would set up (and tear down) a state per chunk, forty times for
+        // 10,000 records, and fresh inputs cost more than filling them.
+        let mut chunk = None;
         for (numeric, categories) in features
             .numeric
             .chunks(CHUNK_ROWS * width)
             .zip(features.categories.chunks(CHUNK_ROWS * CATEGORIES))
         {
-            let mut other_state;
-            let state = match numeric.len() / width {
-                CHUNK_ROWS => match &mut chunk_state {
-                    Some(state) => state,
-                    None => chunk_state.insert(spawn(&self.chunk_plan)?),
+            let here = numeric.len() / width;
+            let mut other: Option<(TypedSimpleState, _)> = None;
+            let (state, inputs) = match here {
+                PAD_FROM.. => match &mut chunk {
+                    Some((state, inputs)) => (state, inputs),
+                    None => {
+                        let (state, inputs) =
+                            chunk.insert((spawn(&self.chunk_plan)?, self.cut.inputs(CHUNK_ROWS)));
+                        (state, inputs)
+                    }
                 },
-                1 => {
-                    other_state = spawn(&self.one_plan)?;
-                    &mut other_state
-                }
                 _ => {
-                    other_state = spawn(&self.any_plan)?;
-                    &mut other_state
+                    let plan = if here == 1 {
+                        &self.one_plan
+                    } else {
+                        &self.any_plan
+                    };
+                    let (state, inputs) = other.insert((spawn(plan)?, self.cut.inputs(here)));
+                    (state, inputs)
                 }
             };
-            run_plan(
-                state,
-                numeric,
-                categories,
-                width,
-                self.novelty_scale,
-                &mut rows,
-            )?;
+            self.cut
+                .fill(numeric, categories, inputs)
+                .map_err(DetectError::Inference)?;
+            self.run_plan(state, inputs.values(), inputs.rows(), here, &mut rows)?;
         }
         Ok(rows)
     }
+
+    /// Runs one chunk (`n` rows, padding included) through a state of its plan,
+    /// appending a result for each of the first `keep` rows.
+    fn run_plan(
+        &self,
+        state: &mut TypedSimpleState,
+        inputs: TVec<TValue>,
+        n: usize,
+        keep: usize,
+        rows: &mut Vec<([f32; CLASS_COUNT], f32)>,
+    ) -> Result<(), DetectError> {
+        let infer = |e: TractError| DetectError::Inference(format!("{e:#}"));
+        let outputs = state.run(inputs).map_err(infer)?;
+        let [logits, distances, norms] = [0, 1, 2].map(|i| outputs[i].to_plain_array_view::<f32>());
+        let (logits, distances, norms) = (
+            logits.map_err(infer)?,
+            distances.map_err(infer)?,
+            norms.map_err(infer)?,
+        );
+        let (Some(logits), Some(distances), Some(norms)) =
+            (logits.as_slice(), distances.as_slice(), norms.as_slice())
+        else {
+            return Err(DetectError::Inference("an output is not contiguous".into()));
+        };
+        let centroids = distances.len() / n.max(1);
+        if logits.len() != n * CLASS_COUNT
+            || norms.len() != n
+            || centroids == 0
+            || distances.len() != n * centroids
+        {
+            return Err(DetectError::Inference(format!(
+                "unexpected output sizes {}, {} and {} for {n} records",
+                logits.len(),
+                distances.len(),
+                norms.len()
+            )));
+        }
+        rows.extend(
+            logits
+                .chunks_exact(CLASS_COUNT)
+                .zip(distances.chunks_exact(centroids))
+                .zip(norms)
+                .take(keep)
+                .map(|((z, d), norm)| (softmax(z), self.cut.novelty(d, *norm))),
+        );
+        Ok(())
+    }
 }
 
-/// The optimised, runnable `model` for `[batch, width]` numeric inputs and `[batch,
-/// 3]` categorical slots (`None`: any batch).
+/// The optimised, runnable (cut) `model` for inputs `[batch, width]`, a width per
+/// input (`None`: any batch).
 fn plan(
     mut model: InferenceModel,
-    width: usize,
+    widths: &[usize],
     batch: Option<usize>,
 ) -> Result<Arc<TypedRunnableModel>, DetectError> {
     let load = |e: TractError| DetectError::Load(format!("{e:#}"));
@@ -269,10 +319,11 @@ fn plan(
         Some(rows) => rows.to_dim(),
         None => model.symbols.sym("N").to_dim(),
     };
-    model
-        .set_input_fact(0, f32::fact([batch.clone(), width.to_dim()]).into())
-        .and_then(|_| model.set_input_fact(1, i64::fact([batch, CATEGORIES.to_dim()]).into()))
-        .map_err(load)?;
+    for (i, width) in widths.iter().enumerate() {
+        model
+            .set_input_fact(i, f32::fact([batch.clone(), width.to_dim()]).into())
+            .map_err(load)?;
+    }
     model
         .into_optimized()
         .and_then(|m| m.into_runnable())
@@ -284,89 +335,19 @@ fn spawn(plan: &Arc<TypedRunnableModel>) -> Result<TypedSimpleState, DetectError
         .map_err(|e| DetectError::Inference(format!("{e:#}")))
 }
 
-/// Runs one chunk (whole rows) through a state of its plan, appending a result per row.
-fn run_plan(
-    state: &mut TypedSimpleState,
-    numeric: &[f32],
-    categories: &[i64],
-    width: usize,
-    novelty_scale: f32,
-    rows: &mut Vec<([f32; CLASS_COUNT], f32)>,
-) -> Result<(), DetectError> {
-    let infer = |e: TractError| DetectError::Inference(format!("{e:#}"));
-    let n = numeric.len() / width;
-    let numeric = Tensor::from_shape(&[n, width], numeric).map_err(infer)?;
-    let categories = Tensor::from_shape(&[n, CATEGORIES], categories).map_err(infer)?;
-    let outputs = state
-        .run(tvec!(numeric.into(), categories.into()))
-        .map_err(infer)?;
-    let [logits, distances, norms] = [0, 1, 2].map(|i| outputs[i].to_plain_array_view::<f32>());
-    let (logits, distances, norms) = (
-        logits.map_err(infer)?,
-        distances.map_err(infer)?,
-        norms.map_err(infer)?,
-    );
-    let (Some(logits), Some(distances), Some(norms)) =
-        (logits.as_slice(), distances.as_slice(), norms.as_slice())
-    else {
-        return Err(DetectError::Inference("an output is not contiguous".into()));
-    };
-    let centroids = distances.len() / n.max(1);
-    if logits.len() != n * CLASS_COUNT
-        || norms.len() != n
-        || centroids == 0
-        || distances.len() != n * centroids
-    {
-        return Err(DetectError::Inference(format!(
-            "unexpected output sizes {}, {} and {} for {n} records",
-            logits.len(),
-            distances.len(),
-            norms.len()
-        )));
-    }
-    rows.extend(
-        logits
-            .chunks_exact(CLASS_COUNT)
-            .zip(distances.chunks_exact(centroids))
-            .zip(norms)
-            .map(|((z, d), norm)| (softmax(z), novelty(d, *norm, novelty_scale))),
-    );
-    Ok(())
-}
-
-/// The graph's novelty from the head's values: the squared distance to the nearest
-/// centroid (the least distance term plus the row's norm), never below 0, scaled;
-/// in f32 and in the graph's order (`ReduceMin`, `Add`, `Relu`, `Mul`), so the bits
-/// are the graph's.
-fn novelty(distances: &[f32], norm: f32, scale: f32) -> f32 {
-    let nearest = distances.iter().copied().fold(f32::INFINITY, f32::min);
-    (nearest + norm).max(0.0) * scale
-}
-
-/// The graph's own softmax over one row of logits: `exp(z - max) / sum`, in f32 as
-/// onnxruntime computes it.
-fn softmax(z: &[f32]) -> [f32; CLASS_COUNT] {
-    let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut p = [0.0; CLASS_COUNT];
-    for (p, z) in p.iter_mut().zip(z) {
-        *p = (z - max).exp();
-    }
-    let sum: f32 = p.iter().sum();
-    p.map(|x| x / sum)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The novelty computed in Rust from the head's values is, bit for bit, the
-    /// graph's own `novelty` output, on inputs all over the place.
+    /// The cut plans, with Rust in front of and behind them, give the whole graph's
+    /// novelty and (through the same softmax) its probabilities bit for bit, on
+    /// inputs all over the place (clipped, "no category", every plan).
     #[test]
-    fn novelty_in_rust_is_the_graphs_to_the_bit() {
+    fn the_cut_plans_are_the_whole_graph_to_the_bit() {
         let detector = Detector::bundled().unwrap();
         let width = detector.encoder.numeric_width();
         let slots = detector.encoder.no_category();
-        let n = 300;
+        let n = CHUNK_ROWS + 1 + 44 + PAD_FROM;
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = move || {
             seed ^= seed << 13;
@@ -374,42 +355,84 @@ mod tests {
             seed ^= seed << 17;
             seed
         };
+        // Beyond the clip (10) now and then.
         let numeric: Vec<f32> = (0..n * width)
-            .map(|_| (next() % 2000) as f32 / 100.0 - 10.0)
+            .map(|_| (next() % 4000) as f32 / 100.0 - 10.0)
             .collect();
         let categories: Vec<i64> = (0..n * CATEGORIES)
             .map(|_| (next() % (slots as u64 + 1)) as i64)
             .collect();
-        let encoded = Encoded {
-            numeric: numeric.clone(),
-            categories: categories.clone(),
-        };
-        let ours = detector.run(&encoded, n).unwrap();
 
-        let schema = FeatureSchema::bundled().unwrap();
-        let mut model = tract_onnx::onnx()
-            .model_for_read(&mut &BUNDLED_MODEL[..])
-            .unwrap();
-        model
-            .select_outputs_by_name([schema.outputs.novelty.as_str()])
-            .unwrap();
-        let graph = plan(model, width, None).unwrap();
-        let outputs = graph
-            .run(tvec!(
-                Tensor::from_shape(&[n, width], &numeric).unwrap().into(),
-                Tensor::from_shape(&[n, CATEGORIES], &categories)
-                    .unwrap()
-                    .into()
-            ))
-            .unwrap();
-        let theirs = outputs[0].to_plain_array_view::<f32>().unwrap();
-        assert_eq!((ours.len(), theirs.len()), (n, n));
-        for (i, ((_, mine), graph)) in ours.iter().zip(theirs.iter()).enumerate() {
-            assert_eq!(
-                mine.to_bits(),
-                graph.to_bits(),
-                "row {i}: {mine} vs {graph}"
-            );
+        // The whole graph, planned for the same batch size as the detector's plan.
+        let whole_graph = |batch: Option<usize>| {
+            let schema = FeatureSchema::bundled().unwrap();
+            let mut model = tract_onnx::onnx()
+                .model_for_read(&mut &BUNDLED_MODEL[..])
+                .unwrap();
+            model
+                .select_outputs_by_name([
+                    schema.outputs.logits.as_str(),
+                    schema.outputs.novelty.as_str(),
+                ])
+                .unwrap();
+            let batch = match batch {
+                Some(rows) => rows.to_dim(),
+                None => model.symbols.sym("N").to_dim(),
+            };
+            model
+                .set_input_fact(0, f32::fact([batch.clone(), width.to_dim()]).into())
+                .unwrap();
+            model
+                .set_input_fact(1, i64::fact([batch, CATEGORIES.to_dim()]).into())
+                .unwrap();
+            model.into_optimized().unwrap().into_runnable().unwrap()
+        };
+
+        // A whole chunk, a single row, a small rest, a padded rest: every plan.
+        for (start, rows, batch) in [
+            (0, CHUNK_ROWS, Some(CHUNK_ROWS)),
+            (CHUNK_ROWS, 1, Some(1)),
+            (CHUNK_ROWS + 1, 44, None),
+            (CHUNK_ROWS + 45, PAD_FROM, Some(CHUNK_ROWS)),
+        ] {
+            let graph = whole_graph(batch);
+            let encoded = Encoded {
+                numeric: numeric[start * width..(start + rows) * width].to_vec(),
+                categories: categories[start * CATEGORIES..(start + rows) * CATEGORIES].to_vec(),
+            };
+            let ours = detector.run(&encoded, rows).unwrap();
+            // A padded rest is the whole graph's chunk with zero rows of no category.
+            let graph_rows = batch.unwrap_or(rows);
+            let mut padded = encoded.clone();
+            padded.numeric.resize(graph_rows * width, 0.0);
+            padded.categories.resize(graph_rows * CATEGORIES, slots);
+            let outputs = graph
+                .run(tvec!(
+                    Tensor::from_shape(&[graph_rows, width], &padded.numeric)
+                        .unwrap()
+                        .into(),
+                    Tensor::from_shape(&[graph_rows, CATEGORIES], &padded.categories)
+                        .unwrap()
+                        .into()
+                ))
+                .unwrap();
+            let logits = outputs[0].to_plain_array_view::<f32>().unwrap();
+            let novelty = outputs[1].to_plain_array_view::<f32>().unwrap();
+            let logits = logits.as_slice().unwrap();
+            assert_eq!((ours.len(), novelty.len()), (rows, graph_rows));
+            for (i, ((p, mine), graph)) in ours.iter().zip(novelty.iter()).enumerate() {
+                assert_eq!(
+                    mine.to_bits(),
+                    graph.to_bits(),
+                    "row {i} of {rows}: novelty {mine} vs {graph}"
+                );
+                let theirs = softmax(&logits[i * CLASS_COUNT..(i + 1) * CLASS_COUNT]);
+                assert_eq!(
+                    p.map(f32::to_bits),
+                    theirs.map(f32::to_bits),
+                    "row {i} of {rows}: {p:?} vs {theirs:?}"
+                );
+            }
         }
     }
 }

@@ -4,6 +4,7 @@
 //! router is here; `handlers.rs` the handler, `input.rs` the request, `view.rs` the
 //! reply, `ingest.rs` the alerts.
 
+mod cut;
 mod detector;
 mod explain;
 mod features;
