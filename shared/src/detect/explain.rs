@@ -150,10 +150,10 @@ fn value_of(record: &ConnectionRecord, f: usize) -> FeatureValue {
     let (name, kind) = FEATURES[f];
     match (kind, name) {
         (FeatureKind::Categorical, "protocol_type") => {
-            FeatureValue::Word(record.protocol_type.clone())
+            FeatureValue::Word(record.protocol_type.into())
         }
-        (FeatureKind::Categorical, "service") => FeatureValue::Word(record.service.clone()),
-        (FeatureKind::Categorical, _) => FeatureValue::Word(record.flag.clone()),
+        (FeatureKind::Categorical, "service") => FeatureValue::Word(record.service.into()),
+        (FeatureKind::Categorical, _) => FeatureValue::Word(record.flag.into()),
         _ => FeatureValue::Number(record.numeric_by_name(name).unwrap_or_default()),
     }
 }

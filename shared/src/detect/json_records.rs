@@ -15,8 +15,8 @@
 //! `str::parse` reads them (correctly rounded), after checking JSON's grammar.
 
 use super::record::{
-    CONTEXT_FIELDS, ConnectionRecord, FEATURES, FeatureKind, RecordContext, check_category,
-    check_number, context, exact_decimal,
+    CONTEXT_FIELDS, ConnectionRecord, FEATURES, FeatureKind, RecordContext, Word, check_number,
+    context, exact_decimal,
 };
 use serde_json::Value;
 
@@ -148,7 +148,7 @@ fn read_records(at: &mut Scanner, max: usize) -> Option<Vec<ConnectionRecord>> {
 fn read_record(at: &mut Scanner) -> Option<ConnectionRecord> {
     let keys = keys();
     let mut numeric = [0.0; 38];
-    let mut categorical: [String; 3] = Default::default();
+    let mut categorical: [Option<Word>; 3] = [None; 3];
     let mut context = RecordContext::default();
     // One bit per key of the table: a repeated key is refused, a missing feature
     // found at the end.
@@ -178,7 +178,7 @@ fn read_record(at: &mut Scanner) -> Option<ConnectionRecord> {
                     };
                     numeric[i] = check_number(kind, x).ok()?;
                 }
-                Slot::Categorical(i) => categorical[i] = check_category(at.string()?).ok()?,
+                Slot::Categorical(i) => categorical[i] = Some(Word::from_bytes(at.raw_string()?)?),
                 Slot::Context(i) => {
                     // Rare next to the features: checked by the full reader's own
                     // parsers, on the value as it would have read it.
@@ -215,7 +215,9 @@ fn read_record(at: &mut Scanner) -> Option<ConnectionRecord> {
     if seen & every_feature != every_feature {
         return None;
     }
-    let [protocol_type, service, flag] = categorical;
+    let [Some(protocol_type), Some(service), Some(flag)] = categorical else {
+        return None;
+    };
     Some(ConnectionRecord {
         numeric,
         protocol_type,

@@ -17,6 +17,7 @@ mod record;
 pub(crate) mod request_schema;
 mod schema;
 mod view;
+mod word;
 
 pub use crate::domain::{Contribution, FeatureValue};
 pub use detector::{BUNDLED_MODEL, DetectError, Detector};
@@ -26,6 +27,7 @@ pub use prediction::{CLASS_COUNT, Prediction, severity_for};
 pub use record::{CONTEXT_FIELDS, ConnectionRecord, FEATURES, FeatureKind, RecordContext};
 pub use schema::{BUNDLED_SCHEMA, FeatureSchema, Profiles, Thresholds};
 pub use view::{PREDICTIONS_CSV_EXAMPLE, PREDICTIONS_CSV_HEADER};
+pub use word::Word;
 
 use crate::{http::Authenticator, store::AlertStore};
 use axum::{

@@ -1,6 +1,7 @@
 //! `ConnectionRecord`: one network connection as the model sees it — the 41 NSL-KDD
 //! features — plus optional context the model ignores but alerts carry.
 
+pub use super::word::Word;
 use crate::http::{FieldError, Fields, Validation};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -38,19 +39,6 @@ fn is_known_field(key: &str) -> bool {
         .contains(key)
 }
 
-/// Longest accepted categorical value; real ones are a few characters.
-pub(crate) const MAX_CATEGORY_CHARS: usize = 64;
-
-/// What a categorical value may be made of: a token of printable ASCII without spaces
-/// or commas (`tcp`, `ftp_data`, `S0`, `Z39_50`). A comma could not travel in a CSV
-/// record, and a value must read back the same from the CSV line an alert keeps as
-/// evidence and `GET /feedback` exports.
-pub(crate) const CATEGORY_PATTERN: &str = "^[!-+\\--~]+$";
-
-fn is_category_char(c: char) -> bool {
-    c.is_ascii_graphic() && c != ','
-}
-
 /// Where a connection came from and went to; none of it is fed to the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RecordContext {
@@ -62,14 +50,17 @@ pub struct RecordContext {
     pub observed_at: Option<DateTime<Utc>>,
 }
 
+/// Numeric features a record has: all of [`FEATURES`] but the three categoricals.
+pub const NUMERIC_FEATURES: usize = 38;
+
 /// One parsed, valid connection record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConnectionRecord {
     /// The 38 numeric features, in [`FEATURES`] order with the categoricals left out.
-    pub numeric: [f64; 38],
-    pub protocol_type: String,
-    pub service: String,
-    pub flag: String,
+    pub numeric: [f64; NUMERIC_FEATURES],
+    pub protocol_type: Word,
+    pub service: Word,
+    pub flag: Word,
     pub context: RecordContext,
 }
 
@@ -91,7 +82,7 @@ impl ConnectionRecord {
                 line.push(',');
             }
             if *kind == Categorical {
-                line.push_str(words[c]);
+                line.push_str(words[c].as_str());
                 c += 1;
             } else {
                 let _ = write!(line, "{}", self.numeric[n]);
@@ -125,8 +116,8 @@ impl ConnectionRecord {
             .split(|b| *b == b',')
             .map(<[u8]>::trim_ascii);
         let mut errors = Vec::new();
-        let mut numeric = [0.0; 38];
-        let mut categorical: [String; 3] = Default::default();
+        let mut numeric = [0.0; NUMERIC_FEATURES];
+        let mut categorical: [Option<Word>; 3] = [None; 3];
         let (mut n, mut c) = (0, 0);
         for (name, kind) in FEATURES.iter() {
             let Some(cell) = cells.next() else {
@@ -148,8 +139,8 @@ impl ConnectionRecord {
             let text = || std::str::from_utf8(cell).unwrap_or_default();
             match kind {
                 Categorical => {
-                    match check_category(text()) {
-                        Ok(v) => categorical[c] = v,
+                    match Word::parse_bytes(cell) {
+                        Ok(word) => categorical[c] = Some(word),
                         Err(m) => errors.push(FieldError::new(field(), m).at(index)),
                     }
                     c += 1;
@@ -170,10 +161,12 @@ impl ConnectionRecord {
                 }
             }
         }
+        let [Some(protocol_type), Some(service), Some(flag)] = categorical else {
+            return Err(errors);
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
-        let [protocol_type, service, flag] = categorical;
         Ok(Self {
             numeric,
             protocol_type,
@@ -259,19 +252,6 @@ pub(super) fn check_number(kind: FeatureKind, x: f64) -> Result<f64, String> {
     }
 }
 
-pub(super) fn check_category(s: &str) -> Result<String, String> {
-    if s.is_empty() {
-        return Err("must not be empty".into());
-    }
-    if s.chars().count() > MAX_CATEGORY_CHARS {
-        return Err(format!("must be at most {MAX_CATEGORY_CHARS} characters"));
-    }
-    if !s.chars().all(is_category_char) {
-        return Err("must be printable ASCII without spaces or commas".into());
-    }
-    Ok(s.to_owned())
-}
-
 /// The context fields' parsers, shared by both JSON readers.
 pub(super) mod context {
     use super::*;
@@ -305,16 +285,16 @@ fn parse_object(
 ) -> Result<ConnectionRecord, Vec<FieldError>> {
     let fields = Fields::nested(map, prefix, Some(index));
     let mut v = Validation::new();
-    let mut numeric = [0.0; 38];
-    let mut categorical: [String; 3] = Default::default();
+    let mut numeric = [0.0; NUMERIC_FEATURES];
+    let mut categorical: [Option<Word>; 3] = [None; 3];
     let (mut n, mut c) = (0, 0);
     for (name, kind) in FEATURES {
         match kind {
             Categorical => {
-                if let Some(s) = fields.required(&mut v, name, |x| {
-                    check_category(x.as_str().ok_or("must be a string")?)
+                if let Some(word) = fields.required(&mut v, name, |x| {
+                    Word::parse(x.as_str().ok_or("must be a string")?)
                 }) {
-                    categorical[c] = s;
+                    categorical[c] = Some(word);
                 }
                 c += 1;
             }
@@ -345,10 +325,9 @@ fn parse_object(
     for key in map.keys().filter(|k| !is_known_field(k)) {
         v.push(fields.error(key, "is not a known field"));
     }
-    if !v.is_ok() {
+    let ([Some(protocol_type), Some(service), Some(flag)], true) = (categorical, v.is_ok()) else {
         return Err(v.into_errors());
-    }
-    let [protocol_type, service, flag] = categorical;
+    };
     Ok(ConnectionRecord {
         numeric,
         protocol_type,
@@ -423,7 +402,7 @@ mod tests {
             let errors = ConnectionRecord::from_json(&value, 0).unwrap_err();
             assert_eq!(errors[0].field, "records[0].service", "{bad:?}");
         }
-        let pattern = regex_lite(CATEGORY_PATTERN);
+        let pattern = regex_lite(super::super::word::CATEGORY_PATTERN);
         assert!(pattern("ftp_data") && pattern("S0") && pattern("a-b~!"));
         assert!(!pattern("a,b") && !pattern("a b"));
     }

@@ -1,7 +1,10 @@
 //! The predict request as the OpenAPI contract states it, generated from [`FEATURES`]
 //! so that the documented record and the parser can never disagree on a field.
 
-use super::record::{CATEGORY_PATTERN, FEATURES, FeatureKind, MAX_CATEGORY_CHARS};
+use super::{
+    record::{FEATURES, FeatureKind},
+    word::{CATEGORY_PATTERN, MAX_CATEGORY_CHARS},
+};
 use crate::domain::IpAddress;
 use serde_json::json;
 use utoipa::{
