@@ -133,9 +133,12 @@ impl Cut {
                 Ok(source)
             })
             .collect::<Result<Vec<_>, String>>()?;
+        // Then everything outside the cut goes, the ops `onnx_ops.rs` leaves
+        // unimplemented among it.
         model
             .set_input_outlets(&sources)
             .and_then(|_| model.select_outputs_by_name([logits, NOVELTY_DISTANCES, NOVELTY_NORM]))
+            .and_then(|_| model.compact())
             .map_err(|e| format!("{e:#}"))?;
         Ok(Self {
             clip,

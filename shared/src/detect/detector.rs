@@ -71,8 +71,9 @@ impl Detector {
     pub fn load(onnx: &[u8], schema: FeatureSchema) -> Result<Self, DetectError> {
         let load = |e: TractError| DetectError::Load(format!("{e:#}"));
         let encoder = FeatureEncoder::new(&schema).map_err(|e| DetectError::Load(e.to_string()))?;
-        // Parsed once; each plan then fixes the input shape on its own copy.
-        let mut model = tract_onnx::onnx()
+        // Parsed once, with only the ops the plans run (`onnx_ops.rs`); each plan then
+        // fixes the input shapes on its own copy.
+        let mut model = super::onnx_ops::served_ops()
             .model_for_read(&mut &onnx[..])
             .map_err(load)?;
         // The plans run the graph's matrix products; Rust does its small steps in

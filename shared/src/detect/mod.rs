@@ -12,6 +12,7 @@ pub mod handlers;
 mod ingest;
 mod input;
 mod json_records;
+mod onnx_ops;
 mod prediction;
 mod record;
 pub(crate) mod request_schema;
