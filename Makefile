@@ -101,13 +101,13 @@ lock: venv
 # The Lambda build's settings, in one place. SAM runs `cargo lambda build --release
 # --arm64` per function and cannot select a cargo profile, so they reach the release
 # profile through the environment (only the aarch64 target dir is affected): fat LTO,
-# one codegen unit, stripped, abort on panic; everything built for size (`s`) except
-# the crates Cargo.toml keeps at 3 (inference, Vigil's own code, password hashing);
+# one codegen unit, stripped, abort on panic; everything built for size (`z`) except
+# the crates Cargo.toml names (inference kernels, Vigil's own code, password hashing);
 # and a non-PIE executable, which drops 1.5 MB of dynamic relocations and their
 # processing at every cold start. Measured in the README ("Package size").
 LAMBDA_ENV := CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
 	CARGO_PROFILE_RELEASE_STRIP=true CARGO_PROFILE_RELEASE_PANIC=abort \
-	CARGO_PROFILE_RELEASE_OPT_LEVEL=s \
+	CARGO_PROFILE_RELEASE_OPT_LEVEL=z \
 	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C relocation-model=static"
 
 # The Lambda packages.

@@ -26,10 +26,7 @@ pub(super) fn served_ops() -> Onnx {
     let mut register = OnnxOpRegister::default();
     register.insert("Add", |_, _| Ok((ops::math::Add.into_hir(), vec![])));
     register.insert("Relu", |_, _| {
-        Ok((
-            expand(ops::activations::Clip::new(Some(0.0), None)),
-            vec![],
-        ))
+        Ok((expand(ops::activations::Clip::new(Some(0.0), None)), vec![]))
     });
     register.insert("Gemm", |_, node| Ok((expand(Gemm::of(node)?), vec![])));
     Onnx {
