@@ -178,7 +178,7 @@ fn main() {
     // decides when a rest is padded to a whole chunk (`PAD_FROM` in detector.rs).
     if std::env::var("VIGIL_BENCH_PROFILE").as_deref() == Ok("rest") {
         let w = one.encoder().numeric_width();
-        for n in [1, 2, 4, 8, 16, 32, 64, 96, 128, 192, 232, 255, 256] {
+        for n in [1, 8, 32, 64, 96, 128, 192, 256, 384, 511, 512] {
             let part = vigil::detect::Encoded {
                 numeric: features.numeric[..n * w].to_vec(),
                 categories: features.categories[..n * 3].to_vec(),

@@ -25,20 +25,21 @@ pub enum DetectError {
 }
 
 /// Rows per run of the fixed-size plan. tract's plan for a concrete batch size runs
-/// this MLP about twice as fast per record as its plan for a symbolic one (measured:
-/// 690 k vs 320 k records/s at 10,240 rows), and 256 was the fastest of 64/256/1024.
-const CHUNK_ROWS: usize = 256;
+/// this MLP about twice as fast per record as its plan for a symbolic one. Since the
+/// cut (`cut.rs`), 512 rows run 5 % faster per record than 256 and as fast as 1,024
+/// (`VIGIL_BENCH_PROFILE=model`, each size built in turn).
+const CHUNK_ROWS: usize = 512;
 
 /// A rest of at least this many rows runs through the chunk plan, padded with zeros
-/// (whose results are dropped): the symbolic plan takes 0.58 µs a row, a padded chunk
-/// 36 µs in all, so from about 60 rows padding is the faster (`VIGIL_BENCH_PROFILE=rest`
-/// times both). 1,000 records were 3 chunks and a 232-row rest at 139 µs; they are
-/// now 4 chunks.
-const PAD_FROM: usize = CHUNK_ROWS / 4;
+/// (whose results are dropped): the symbolic plan costs about 0.6 µs a row, a padded
+/// chunk about 60 µs in all, so from about 96 rows padding is the faster
+/// (`VIGIL_BENCH_PROFILE=rest` times one call per batch size). 1,000 records were 3
+/// chunks and a 232-row rest at 139 µs; they are now 2 chunks.
+const PAD_FROM: usize = 96;
 
 /// A batch is split across threads only when each thread gets at least this many
 /// rows: below that, starting a thread costs more than it saves.
-const MIN_ROWS_PER_THREAD: usize = 4 * CHUNK_ROWS;
+const MIN_ROWS_PER_THREAD: usize = 2 * CHUNK_ROWS;
 
 pub struct Detector {
     /// Threads a large batch is scored on: the cores this process may use (in Lambda,
