@@ -8,14 +8,14 @@
 //! Each of them is a few lines of Rust on data already in cache. So the plans begin
 //! after them and end before the last steps:
 //!
-//! - **In front** (`Front`): the clip `xn = c - relu(c - numeric)`, its square, and
+//! - **In front** (`Cut::fill`): the clip `xn = c - relu(c - numeric)`, its square, and
 //!   the sum of each record's three `cat_table` rows, split into the first layer's,
 //!   the novelty cross term's and the squared norm's parts.
-//! - **Behind** (`softmax`, `novelty`): the five-way softmax and the nearest centroid.
+//! - **Behind** (`softmax`, `Cut::novelty`): the five-way softmax and the nearest centroid.
 //!
 //! Every step is the graph's own arithmetic in the graph's order and precision
 //! (f32; sums left to right from 0, as tract's `ReduceSum` does), so the outputs are
-//! the graph's to the bit: the tests below hold the cut plans to the whole graph.
+//! the graph's to the bit: `detector.rs`'s test holds every plan to the whole graph.
 //! The constants come from the model file itself, never from a copy.
 
 use super::{features::CATEGORIES, prediction::CLASS_COUNT};
@@ -31,8 +31,8 @@ const CAT_SQ: &str = "cat_sq";
 
 /// The values the plans end at (besides the logits the schema names): each row's
 /// squared-distance terms to every centroid, `[n, k]`, and its squared norm, `[n, 1]`.
-pub(super) const NOVELTY_DISTANCES: &str = "km_cross";
-pub(super) const NOVELTY_NORM: &str = "xnorm";
+const NOVELTY_DISTANCES: &str = "km_cross";
+const NOVELTY_NORM: &str = "xnorm";
 
 /// A cut plan's inputs (in [`INPUTS`] order), `[rows, width]` each: made once per
 /// call and filled anew for each chunk, since tract lets go of them after a run.
@@ -156,13 +156,16 @@ impl Cut {
     }
 
     /// Zeroed inputs for a plan of `rows` rows.
-    pub(super) fn inputs(&self, rows: usize) -> Inputs {
-        Inputs {
+    pub(super) fn inputs(&self, rows: usize) -> Result<Inputs, String> {
+        let [a, b, c, d, e] = self.input_widths().map(|w| {
+            Tensor::zero::<f32>(&[rows, w])
+                .map(Arc::new)
+                .map_err(|e| format!("{e:#}"))
+        });
+        Ok(Inputs {
             rows,
-            tensors: self
-                .input_widths()
-                .map(|w| Arc::new(Tensor::zero::<f32>(&[rows, w]).expect("a plain f32 tensor"))),
-        }
+            tensors: [a?, b?, c?, d?, e?],
+        })
     }
 
     /// Writes rows of the encoder's `numeric` block and category slots into

@@ -200,7 +200,7 @@ impl Detector {
         categories: &[i64],
         rows: usize,
     ) -> Result<TVec<TValue>, DetectError> {
-        let mut inputs = self.cut.inputs(rows);
+        let mut inputs = self.cut.inputs(rows).map_err(DetectError::Inference)?;
         self.cut
             .fill(numeric, categories, &mut inputs)
             .map_err(DetectError::Inference)?;
@@ -238,8 +238,11 @@ impl Detector {
                 PAD_FROM.. => match &mut chunk {
                     Some((state, inputs)) => (state, inputs),
                     None => {
-                        let (state, inputs) =
-                            chunk.insert((spawn(&self.chunk_plan)?, self.cut.inputs(CHUNK_ROWS)));
+                        let inputs = self
+                            .cut
+                            .inputs(CHUNK_ROWS)
+                            .map_err(DetectError::Inference)?;
+                        let (state, inputs) = chunk.insert((spawn(&self.chunk_plan)?, inputs));
                         (state, inputs)
                     }
                 },
@@ -249,7 +252,8 @@ impl Detector {
                     } else {
                         &self.any_plan
                     };
-                    let (state, inputs) = other.insert((spawn(plan)?, self.cut.inputs(here)));
+                    let inputs = self.cut.inputs(here).map_err(DetectError::Inference)?;
+                    let (state, inputs) = other.insert((spawn(plan)?, inputs));
                     (state, inputs)
                 }
             };
