@@ -185,9 +185,9 @@ impl Detector {
             .collect())
     }
 
-    /// The plan whole chunks run through, its chunk size, and its inputs for a
-    /// chunk of encoded rows: for the benchmark's per-node profile
-    /// (`VIGIL_BENCH_PROFILE=nodes`), which times tract's own steps.
+    /// The plan whole chunks run through, and its chunk size: for the benchmark's
+    /// per-node profile (`VIGIL_BENCH_PROFILE=nodes`), which times tract's own steps
+    /// (with inputs from `plan_inputs`).
     pub fn chunk_plan(&self) -> (&Arc<TypedRunnableModel>, usize) {
         (&self.chunk_plan, CHUNK_ROWS)
     }
