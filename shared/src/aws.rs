@@ -1,5 +1,9 @@
 //! AWS clients and secrets, built once at start-up.
 
+mod https;
+
+pub use https::Https;
+
 use crate::{
     config::{BootstrapAdmin, Config, JwtSecretSource, StoreConfig},
     domain::Password,
@@ -48,18 +52,12 @@ pub async fn load_sdk_config() -> aws_config::SdkConfig {
     sdk_loader().load().await
 }
 
-/// The SDK's configuration loader with the one HTTPS client every Vigil process uses:
-/// rustls on ring. The SDK crates are built without their default client (which
-/// would bring AWS-LC), so this is the way to make one; tests set more on it.
+/// The SDK's configuration loader with the one HTTP client every Vigil process uses
+/// ([`Https`]: HTTP/1.1, rustls on ring). The SDK crates are built without their
+/// default client (which would bring AWS-LC), so this is the way to make one; tests
+/// set more on it.
 pub fn sdk_loader() -> aws_config::ConfigLoader {
-    use aws_smithy_http_client::{
-        Builder,
-        tls::{Provider, rustls_provider::CryptoMode},
-    };
-    let https = Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https)
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(Https::new())
 }
 
 async fn read_secret(aws: &aws_config::SdkConfig, arn: &str) -> Result<String, StartupError> {
