@@ -11,14 +11,15 @@
 //! - **In front** (`Cut::fill`): the clip `xn = c - relu(c - numeric)`, its square, and
 //!   the sum of each record's three `cat_table` rows, split into the first layer's,
 //!   the novelty cross term's and the squared norm's parts.
-//! - **Behind** (`softmax`, `Cut::novelty`): the five-way softmax and the nearest centroid.
+//! - **Behind** (`softmax.rs`, `Cut::novelty`): the five-way softmax and the nearest
+//!   centroid.
 //!
 //! Every step is the graph's own arithmetic in the graph's order and precision
 //! (f32; sums left to right from 0, as tract's `ReduceSum` does), so the outputs are
 //! the graph's to the bit: `detector.rs`'s test holds every plan to the whole graph.
 //! The constants come from the model file itself, never from a copy.
 
-use super::{features::CATEGORIES, prediction::CLASS_COUNT};
+use super::features::CATEGORIES;
 use tract_onnx::prelude::*;
 
 /// The values the plans begin at, in the order they take them.
@@ -266,25 +267,7 @@ fn nearest(distances: &[f32]) -> f32 {
     least
         .into_iter()
         .chain(rest.copied())
-        .fold(f32::INFINITY, f32::min)
-}
-
-/// The graph's own softmax over one row of logits: `exp(z - max) / sum`, in f32 as
-/// onnxruntime computes it (tract's softmax kernel ran once per 5-wide row, a quarter
-/// of the model's time).
-pub(super) fn softmax(z: &[f32]) -> [f32; CLASS_COUNT] {
-    // A plain comparison, not `f32::max` and its NaN checks: logits are finite.
-    let max = z
-        .iter()
-        .copied()
-        .fold(f32::NEG_INFINITY, |m, z| if z > m { z } else { m });
-    let mut p = [0.0; CLASS_COUNT];
-    for (p, z) in p.iter_mut().zip(z) {
-        // exp(0) is exactly 1: the largest logit's term costs nothing.
-        *p = if *z == max { 1.0 } else { (z - max).exp() };
-    }
-    let sum: f32 = p.iter().sum();
-    p.map(|x| x / sum)
+        .fold(f32::INFINITY, |m, d| if d < m { d } else { m })
 }
 
 fn constant(model: &InferenceModel, name: &str) -> Result<Arc<Tensor>, String> {

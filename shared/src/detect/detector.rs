@@ -3,11 +3,12 @@
 //! large batch across the cores the process has.
 
 use super::{
-    cut::{Cut, softmax},
+    cut::Cut,
     features::{CATEGORIES, Encoded, FeatureEncoder},
     prediction::{CLASS_COUNT, Prediction},
     record::ConnectionRecord,
     schema::{FeatureSchema, Thresholds},
+    softmax::softmax_rows,
 };
 use crate::domain::Profile;
 use tract_onnx::prelude::*;
@@ -301,13 +302,17 @@ impl Detector {
                 norms.len()
             )));
         }
+        let start = rows.len();
         rows.extend(
-            logits
-                .chunks_exact(CLASS_COUNT)
-                .zip(distances.chunks_exact(centroids))
+            distances
+                .chunks_exact(centroids)
                 .zip(norms)
                 .take(keep)
-                .map(|((z, d), norm)| (softmax(z), self.cut.novelty(d, *norm))),
+                .map(|(d, norm)| ([0.0; CLASS_COUNT], self.cut.novelty(d, *norm))),
+        );
+        softmax_rows(
+            &logits[..keep * CLASS_COUNT],
+            rows[start..].iter_mut().map(|(p, _)| p),
         );
         Ok(())
     }
@@ -432,7 +437,9 @@ mod tests {
                     graph.to_bits(),
                     "row {i} of {rows}: novelty {mine} vs {graph}"
                 );
-                let theirs = softmax(&logits[i * CLASS_COUNT..(i + 1) * CLASS_COUNT]);
+                let theirs = crate::detect::softmax::softmax(
+                    &logits[i * CLASS_COUNT..(i + 1) * CLASS_COUNT],
+                );
                 assert_eq!(
                     p.map(f32::to_bits),
                     theirs.map(f32::to_bits),

@@ -17,6 +17,7 @@ mod prediction;
 mod record;
 pub(crate) mod request_schema;
 mod schema;
+mod softmax;
 mod view;
 mod word;
 
