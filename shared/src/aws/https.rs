@@ -15,6 +15,12 @@
 //! - one pool for every SDK client of the process, so a warm Lambda reuses its
 //!   connections whichever client calls;
 //! - plain `http://` for `AWS_ENDPOINT_URL` (moto in tests, DynamoDB Local).
+//!
+//! Left out, with reasons: a proxy (the SDK's client supports one only when configured,
+//! and Vigil never configured it); and the SDK's "connection poisoning" after a timeout,
+//! which needs the client to expose its connections: here a request that times out is
+//! dropped, and hyper closes an HTTP/1.1 connection whose exchange was dropped instead
+//! of pooling it, which is what poisoning is for.
 
 use aws_smithy_runtime_api::client::{
     connector_metadata::ConnectorMetadata,
