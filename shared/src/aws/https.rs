@@ -478,16 +478,41 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn no_answer_within_the_read_timeout_is_a_timeout() {
-        let addr = server(|mut stream| async move {
-            read_head(&mut stream).await;
-            tokio::time::sleep(Duration::from_secs(5)).await;
+    async fn no_answer_within_the_read_timeout_is_a_timeout_and_its_connection_is_not_reused() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        // The first connection answers late (a 500 the client must never take for a
+        // later request's answer); later ones answer at once.
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = connections.clone();
+        let addr = server(move |mut stream| {
+            let first = counted.fetch_add(1, Ordering::SeqCst) == 0;
+            async move {
+                loop {
+                    read_head(&mut stream).await;
+                    if first {
+                        tokio::time::sleep(SHORT * 2).await;
+                    }
+                    let status = if first { "500 Late" } else { "200 OK" };
+                    let answer = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n");
+                    if stream.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            }
         })
         .await;
-        let e = call(&format!("http://{addr}/"), Some(SHORT), Some(SHORT))
-            .await
-            .unwrap_err();
+        let connector = Https::new().connector(Timeouts {
+            connect: Some(SHORT),
+            read: Some(SHORT),
+        });
+        let get = || connector.call(HttpRequest::get(format!("http://{addr}/")).unwrap());
+
+        let e = get().await.unwrap_err();
         assert_timed_out(&e, "no answer within the read timeout");
+        tokio::time::sleep(SHORT * 3).await;
+        let answer = get().await.unwrap();
+        assert_eq!(answer.status().as_u16(), 200);
+        assert_eq!(connections.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]
