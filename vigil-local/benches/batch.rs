@@ -181,7 +181,7 @@ fn main() {
         for n in [1, 8, 32, 64, 96, 128, 192, 256, 384, 511, 512] {
             let part = vigil::detect::Encoded {
                 numeric: features.numeric[..n * w].to_vec(),
-                categories: features.categories[..n * 3].to_vec(),
+                categories: features.categories[..n * vigil::detect::CATEGORIES].to_vec(),
             };
             let t = Instant::now();
             let mut k = 0;
@@ -519,7 +519,8 @@ fn profile_nodes(detector: &Detector, features: &vigil::detect::Encoded) {
     while started.elapsed() < Duration::from_secs(3) {
         for c in 0..whole {
             let numeric = &features.numeric[c * rows * width..(c + 1) * rows * width];
-            let categories = &features.categories[c * rows * 3..(c + 1) * rows * 3];
+            let categories = &features.categories
+                [c * rows * vigil::detect::CATEGORIES..(c + 1) * rows * vigil::detect::CATEGORIES];
             let inputs = detector.plan_inputs(numeric, categories, rows).unwrap();
             state
                 .run_plan_with_eval(inputs, |session, op_state, node, inputs| {

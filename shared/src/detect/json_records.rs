@@ -15,8 +15,8 @@
 //! `str::parse` reads them (correctly rounded), after checking JSON's grammar.
 
 use super::record::{
-    CONTEXT_FIELDS, ConnectionRecord, FEATURES, FeatureKind, RecordContext, Word, check_number,
-    context, exact_decimal,
+    CONTEXT_FIELDS, ConnectionRecord, FEATURES, FeatureKind, NUMERIC_FEATURES, RecordContext, Word,
+    check_number, context, exact_decimal,
 };
 use serde_json::Value;
 
@@ -172,7 +172,7 @@ impl Order {
 
 fn read_record(at: &mut Scanner, order: &mut Order) -> Option<ConnectionRecord> {
     let keys = keys();
-    let mut numeric = [0.0; 38];
+    let mut numeric = [0.0; NUMERIC_FEATURES];
     let mut categorical: [Option<Word>; 3] = [None; 3];
     let mut context = RecordContext::default();
     // One bit per key of the table: a repeated key is refused, a missing feature

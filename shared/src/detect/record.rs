@@ -50,8 +50,18 @@ pub struct RecordContext {
     pub observed_at: Option<DateTime<Utc>>,
 }
 
-/// Numeric features a record has: all of [`FEATURES`] but the three categoricals.
-pub const NUMERIC_FEATURES: usize = 38;
+/// Numeric features a record has: all of [`FEATURES`] but the categoricals (38).
+pub const NUMERIC_FEATURES: usize = {
+    let mut n = 0;
+    let mut i = 0;
+    while i < FEATURES.len() {
+        if !matches!(FEATURES[i].1, Categorical) {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+};
 
 /// One parsed, valid connection record.
 #[derive(Debug, Clone, PartialEq)]
